@@ -1,0 +1,335 @@
+"""Runner: the loop that drives one run to a terminal status.
+
+    observe (stream events) -> decide (lifecycle.decide) -> dispatch (tools) -> submit -> observe
+
+In streaming mode a run with k tool rounds costs exactly 1 + k requests: the create call and
+one submission per round, each answered by a stream that the server closes after
+requires_action or a terminal event. If a stream ends without either, the runner retrieves
+the run and continues from the status it really has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from anyio import CapacityLimiter
+from openai import AsyncOpenAI
+from openai.types.beta import AssistantStreamEvent
+from openai.types.beta.threads import Message, Run
+
+from runflow.backends import Backend, EventStream
+from runflow.backends.openai import OpenAIBackend
+from runflow.clock import Clock, SystemClock
+from runflow.deadline import DEFAULT_SAFETY_MARGIN, Deadline
+from runflow.dispatch import ToolCallRecord, dispatch_batch
+from runflow.errors import (
+    ProtocolError,
+    RequestRejectedError,
+    RunCancelledError,
+    RunError,
+    RunExpiredError,
+    RunFailedError,
+    RunIncompleteError,
+    StreamError,
+)
+from runflow.events import (
+    EventCallback,
+    MessageDelta,
+    OutputsSubmitted,
+    RunEvent,
+    StatusChanged,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from runflow.lifecycle import (
+    Abort,
+    Decision,
+    Dispatch,
+    Finish,
+    RunSnapshot,
+    RunStatus,
+    ToolCallRequest,
+    Wait,
+    check_transition,
+    decide,
+)
+from runflow.tools import Tool, ToolRegistry
+
+__all__ = ["RunResult", "Runner"]
+
+_CANCEL_WAIT_SECONDS = 10.0
+_FALLBACK_POLL_INTERVALS = (0.1, 0.2, 0.4, 0.8, 1.0)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a run ended: its last Run object, every tool call, the messages it wrote."""
+
+    run: Run
+    tool_calls: list[ToolCallRecord]
+    messages: list[Message]
+
+    @property
+    def status(self) -> RunStatus:
+        return RunStatus(self.run.status)
+
+    @property
+    def output_text(self) -> str:
+        """The text of the assistant messages this run wrote, in order."""
+        return "\n\n".join(
+            part.text.value
+            for message in self.messages
+            for part in message.content
+            if part.type == "text"
+        )
+
+    def raise_for_status(self) -> None:
+        """Raise the `RunError` matching the final status, unless it is completed."""
+        error = _run_error(self.run)
+        if error is not None:
+            raise error
+
+
+class Runner:
+    """Drives Assistants runs to completion, executing their function calls locally."""
+
+    def __init__(
+        self,
+        client: AsyncOpenAI | Backend,
+        tools: ToolRegistry | Iterable[Tool[..., Any]] = (),
+        *,
+        clock: Clock | None = None,
+        safety_margin: float = DEFAULT_SAFETY_MARGIN,
+        max_handler_threads: int = 16,
+    ) -> None:
+        self.backend: Backend = OpenAIBackend(client) if isinstance(client, AsyncOpenAI) else client
+        self.tools = tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
+        self.clock: Clock = clock or SystemClock()
+        self.safety_margin = safety_margin
+        self._thread_limiter = CapacityLimiter(max_handler_threads)
+
+    async def run(
+        self,
+        *,
+        thread_id: str,
+        assistant_id: str,
+        on_event: EventCallback | None = None,
+        **options: Any,
+    ) -> RunResult:
+        """Create a run on `thread_id` and drive it to a terminal status.
+
+        `options` are passed to run creation as they are (`instructions`, `tool_choice`,
+        `metadata`, `additional_messages`, `model`, ...). Returns a `RunResult` for every
+        terminal status; call `raise_for_status()` to turn the unhappy ones into exceptions.
+        """
+        state = _RunState(thread_id=thread_id, clock=self.clock, on_event=on_event)
+        stream = self.backend.create_run_stream(
+            thread_id=thread_id, assistant_id=assistant_id, options=options
+        )
+        try:
+            while True:
+                decision = await self._follow(stream, state)
+                if isinstance(decision, Finish):
+                    return state.result()
+                if isinstance(decision, Abort):
+                    await self._cancel(state)
+                    raise ProtocolError(f"run {state.run_id}: {decision.reason}")
+                assert isinstance(decision, Dispatch)
+                stream = await self._dispatch_and_submit(decision, state)
+        except anyio.get_cancelled_exc_class():
+            await self._cancel(state)
+            raise
+
+    async def _follow(self, stream: EventStream, state: _RunState) -> Decision:
+        """Read a stream to its end; return the first decision that is not Wait."""
+        decision: Decision = Wait()
+        try:
+            async with stream as events:
+                async for event in events:
+                    observed = self._observe(event, state)
+                    if isinstance(decision, Wait):
+                        decision = observed
+        except RequestRejectedError:
+            ended = await self._ended_meanwhile(state)
+            if ended is None:
+                raise
+            return ended
+        if isinstance(decision, Wait):
+            return await self._poll_for_decision(state)
+        return decision
+
+    async def _ended_meanwhile(self, state: _RunState) -> Finish | None:
+        """After a refused request: the run's terminal status if it has ended (a submission
+        that came after `expires_at`, a run cancelled by someone else), else None."""
+        if state.run is None:
+            return None  # the run was never created
+        run = await self.backend.retrieve_run(thread_id=state.thread_id, run_id=state.run_id)
+        decision = self._observe_run(run, state)
+        return decision if isinstance(decision, Finish) else None
+
+    def _observe(self, event: AssistantStreamEvent, state: _RunState) -> Decision:
+        if event.event == "error":
+            raise StreamError(f"the service sent an error event: {event.data.message}")
+        if event.event == "thread.message.delta":
+            for part in event.data.delta.content or ():
+                if part.type == "text" and part.text is not None and part.text.value:
+                    state.emit(MessageDelta(state.run_id, event.data.id, part.text.value))
+        elif event.event == "thread.message.completed":
+            state.messages.append(event.data)
+        elif isinstance(event.data, Run):
+            return self._observe_run(event.data, state)
+        return Wait()
+
+    def _observe_run(self, run: Run, state: _RunState) -> Decision:
+        now = self.clock.now()
+        status = _status_of(run)
+        previous = state.status
+        check_transition(previous, status)
+        if state.run is None:
+            state.server_time_reference = (float(run.created_at), now)
+        state.run = run
+        if status is not previous:
+            state.emit(StatusChanged(run.id, previous, status, now))
+        return decide(_snapshot(run, status))
+
+    async def _poll_for_decision(self, state: _RunState) -> Decision:
+        """The stream ended before requires_action or a terminal event: ask the run itself."""
+        if state.run is None:
+            raise StreamError("the run event stream ended before the run was created")
+        for interval in _poll_intervals():
+            run = await self.backend.retrieve_run(thread_id=state.thread_id, run_id=state.run_id)
+            decision = self._observe_run(run, state)
+            if not isinstance(decision, Wait):
+                return decision
+            await self.clock.sleep_until(self.clock.now() + interval)
+        raise AssertionError("unreachable: polling ends with a decision")  # pragma: no cover
+
+    async def _dispatch_and_submit(self, decision: Dispatch, state: _RunState) -> EventStream:
+        deadline = state.deadline(self.safety_margin)
+        records = await dispatch_batch(
+            decision.tool_calls,
+            self.tools,
+            clock=self.clock,
+            deadline=deadline,
+            thread_limiter=self._thread_limiter,
+            on_start=state.call_started,
+            on_finish=state.call_finished,
+        )
+        now = self.clock.now()
+        state.emit(
+            OutputsSubmitted(
+                run_id=state.run_id,
+                tool_call_ids=[record.call_id for record in records],
+                time_left=None if deadline is None else deadline.until_expiry(now),
+                at=now,
+            )
+        )
+        return self.backend.submit_tool_outputs_stream(
+            thread_id=state.thread_id,
+            run_id=state.run_id,
+            tool_outputs=[
+                {"tool_call_id": record.call_id, "output": record.output} for record in records
+            ],
+        )
+
+    async def _cancel(self, state: _RunState) -> None:
+        """Cancel the server run (shielded from the caller's cancellation), bounded in time."""
+        if state.run is None or state.status is None or state.status.is_terminal:
+            return
+        with anyio.move_on_after(_CANCEL_WAIT_SECONDS, shield=True):
+            await self.backend.cancel_run(thread_id=state.thread_id, run_id=state.run_id)
+
+
+@dataclass
+class _RunState:
+    """What the runner knows about the run it drives."""
+
+    thread_id: str
+    clock: Clock
+    on_event: EventCallback | None
+    run: Run | None = None
+    server_time_reference: tuple[float, float] | None = None
+    """(a server timestamp, the local time it was observed at)."""
+    tool_calls: list[ToolCallRecord] = field(default_factory=lambda: [])
+    messages: list[Message] = field(default_factory=lambda: [])
+
+    @property
+    def run_id(self) -> str:
+        return "" if self.run is None else self.run.id
+
+    @property
+    def status(self) -> RunStatus | None:
+        return None if self.run is None else _status_of(self.run)
+
+    def deadline(self, safety_margin: float) -> Deadline | None:
+        if self.run is None or self.run.expires_at is None or self.server_time_reference is None:
+            return None
+        server_time, local_time = self.server_time_reference
+        return Deadline.from_server_time(
+            float(self.run.expires_at),
+            server_time=server_time,
+            local_time=local_time,
+            safety_margin=safety_margin,
+        )
+
+    def emit(self, event: RunEvent) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def call_started(self, call: ToolCallRequest) -> None:
+        self.emit(ToolCallStarted(self.run_id, call, self.clock.now()))
+
+    def call_finished(self, record: ToolCallRecord) -> None:
+        self.tool_calls.append(record)
+        self.emit(ToolCallFinished(self.run_id, record))
+
+    def result(self) -> RunResult:
+        assert self.run is not None
+        return RunResult(run=self.run, tool_calls=self.tool_calls, messages=self.messages)
+
+
+def _status_of(run: Run) -> RunStatus:
+    try:
+        return RunStatus(run.status)
+    except ValueError:
+        raise ProtocolError(f"run {run.id} has an unknown status {run.status!r}") from None
+
+
+def _snapshot(run: Run, status: RunStatus) -> RunSnapshot:
+    action = run.required_action
+    if action is None:
+        return RunSnapshot(status)
+    calls = [
+        ToolCallRequest(id=call.id, name=call.function.name, arguments=call.function.arguments)
+        for call in action.submit_tool_outputs.tool_calls
+    ]
+    return RunSnapshot(status, required_action_type=action.type, tool_calls=calls)
+
+
+def _poll_intervals() -> Iterable[float]:
+    yield from _FALLBACK_POLL_INTERVALS
+    while True:
+        yield _FALLBACK_POLL_INTERVALS[-1]
+
+
+def _run_error(run: Run) -> RunError | None:
+    status = _status_of(run)
+    errors: Mapping[RunStatus, type[RunError]] = {
+        RunStatus.FAILED: RunFailedError,
+        RunStatus.EXPIRED: RunExpiredError,
+        RunStatus.CANCELLED: RunCancelledError,
+        RunStatus.INCOMPLETE: RunIncompleteError,
+    }
+    if status not in errors:
+        return None
+    detail = ""
+    if run.last_error is not None:
+        detail = f": {run.last_error.code}: {run.last_error.message}"
+    elif run.incomplete_details is not None:
+        detail = f": {run.incomplete_details.reason}"
+    return errors[status](
+        f"run {run.id} ended {status.value}{detail}", run_id=run.id, status=status
+    )

@@ -1,0 +1,100 @@
+"""Test helpers that ship with runflow: an in-process client, a clock that moves when told."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import Any
+
+import anyio
+import httpx2
+from anyio.lowlevel import checkpoint
+from openai import AsyncOpenAI
+
+__all__ = ["FakeClock", "inprocess_client"]
+
+_INPROCESS_ORIGIN = "http://runflow.local"
+
+
+def inprocess_client(app: Any, *, api_key: str = "local", max_retries: int = 0) -> AsyncOpenAI:
+    """An `AsyncOpenAI` client that talks to an ASGI app in this process (no port, no network)."""
+    transport = httpx2.ASGITransport(app=app)
+    http_client = httpx2.AsyncClient(transport=transport, base_url=_INPROCESS_ORIGIN)
+    return AsyncOpenAI(
+        base_url=f"{_INPROCESS_ORIGIN}/v1",
+        api_key=api_key,
+        http_client=http_client,
+        max_retries=max_retries,
+    )
+
+
+class FakeClock:
+    """A `Clock` whose time moves only through `advance()` / `set()`.
+
+    Sleepers wake when the time reaches their deadline, so a test can drive expiry and
+    handler timeouts without sleeping::
+
+        clock = FakeClock(start=1_700_000_000)
+        ...
+        await clock.wait_for_sleepers(1)   # the code under test is now waiting on the clock
+        clock.advance(601)                 # its deadline passed: it wakes up
+    """
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self._now = float(start)
+        self._sleepers: list[tuple[float, int, anyio.Event]] = []
+        self._order = itertools.count()
+        self._sleepers_changed = anyio.Event()
+
+    def now(self) -> float:
+        return self._now
+
+    async def sleep_until(self, deadline: float) -> None:
+        if deadline <= self._now:
+            await checkpoint()
+            return
+        wake = anyio.Event()
+        entry = (deadline, next(self._order), wake)
+        heapq.heappush(self._sleepers, entry)
+        self._notify()
+        try:
+            await wake.wait()
+        finally:
+            if not wake.is_set():
+                self._sleepers.remove(entry)
+                heapq.heapify(self._sleepers)
+
+    def advance(self, seconds: float) -> None:
+        """Move the time forward by `seconds` and wake every sleeper now due."""
+        if seconds < 0:
+            raise ValueError(f"a clock cannot go backwards (advance by {seconds})")
+        self.set(self._now + seconds)
+
+    def set(self, when: float) -> None:
+        """Move the time forward to `when` and wake every sleeper now due."""
+        if when < self._now:
+            raise ValueError(f"a clock cannot go backwards (from {self._now} to {when})")
+        self._now = when
+        while self._sleepers and self._sleepers[0][0] <= self._now:
+            _, _, wake = heapq.heappop(self._sleepers)
+            wake.set()
+        self._notify()
+
+    @property
+    def sleepers(self) -> int:
+        """How many tasks are waiting on this clock."""
+        return len(self._sleepers)
+
+    @property
+    def next_deadline(self) -> float | None:
+        """The earliest deadline anyone waits for, or None."""
+        return self._sleepers[0][0] if self._sleepers else None
+
+    async def wait_for_sleepers(self, count: int = 1) -> None:
+        """Wait until at least `count` tasks are sleeping on this clock."""
+        while len(self._sleepers) < count:
+            await self._sleepers_changed.wait()
+
+    def _notify(self) -> None:
+        self._sleepers_changed.set()
+        self._sleepers_changed = anyio.Event()

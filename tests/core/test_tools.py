@@ -1,0 +1,171 @@
+"""Tool registration: schemas from signatures and docstrings, argument validation."""
+
+import json
+from typing import Annotated, Any, Literal
+
+import anyio
+import pytest
+from pydantic import BaseModel, Field
+
+from runflow import Tool, ToolArgumentsError, ToolDefinitionError, ToolRegistry, UnknownToolError, tool
+from runflow.tools import serialize_output
+
+
+@tool
+async def get_weather(city: str, unit: Literal["c", "f"] = "c", days: int = 1) -> str:
+    """Current weather for a city.
+
+    Uses the national weather services.
+
+    Args:
+        city: City name, e.g. "Paris".
+        unit (str): Temperature unit,
+            Celsius or Fahrenheit.
+        days: How many days.
+
+    Returns:
+        A short forecast.
+    """
+    return f"{city}:{unit}:{days}"
+
+
+def test_bare_decorator_builds_the_wire_definition() -> None:
+    assert isinstance(get_weather, Tool)
+    assert get_weather.definition() == {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather for a city.\n\nUses the national weather services.",
+            "parameters": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "city": {"type": "string", "description": 'City name, e.g. "Paris".'},
+                    "unit": {
+                        "type": "string",
+                        "enum": ["c", "f"],
+                        "default": "c",
+                        "description": "Temperature unit, Celsius or Fahrenheit.",
+                    },
+                    "days": {"type": "integer", "default": 1, "description": "How many days."},
+                },
+                "required": ["city"],
+            },
+        },
+    }
+
+
+def test_decorated_function_stays_callable() -> None:
+    assert anyio.run(lambda: get_weather("Oslo", "f", 2)) == "Oslo:f:2"
+
+
+def test_decorator_options() -> None:
+    @tool(name="lookup-user", description="Find a user.", timeout=2.5, strict=True)
+    def find(user_id: Annotated[int, Field(ge=1, description="Numeric id")]) -> dict[str, int]:
+        return {"id": user_id}
+
+    definition = find.definition()
+    assert definition["function"]["name"] == "lookup-user"
+    assert definition["function"]["description"] == "Find a user."
+    assert definition["function"].get("strict") is True
+    assert definition["function"]["parameters"]["properties"] == {
+        "user_id": {"type": "integer", "minimum": 1, "description": "Numeric id"}
+    }
+    assert find.timeout == 2.5
+
+
+class Address(BaseModel):
+    street: str
+    zip_code: str
+
+
+def test_model_parameters_and_validation() -> None:
+    @tool
+    def ship(to: Address, quantity: int) -> str:
+        """Ship an order."""
+        return f"{quantity} to {to.street}"
+
+    args = ship.parse_arguments('{"to": {"street": "Main", "zip_code": "1"}, "quantity": "3"}')
+    assert args == {"to": Address(street="Main", zip_code="1"), "quantity": 3}
+    assert "$defs" in ship.parameters
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        pytest.param("{not json", "not valid JSON", id="invalid-json"),
+        pytest.param("[1, 2]", "must be a JSON object, got list", id="not-an-object"),
+        pytest.param('{"unit": "c"}', "city: Field required", id="missing-required"),
+        pytest.param('{"city": "x", "unit": "k"}', "unit: Input should be 'c' or 'f'", id="enum"),
+        pytest.param('{"city": "x", "days": "many"}', "days: Input should be a valid integer", id="type"),
+        pytest.param('{"city": "x", "color": 1}', "color: Extra inputs are not permitted", id="extra"),
+    ],
+)
+def test_bad_arguments_say_what_is_wrong(raw: str, message: str) -> None:
+    with pytest.raises(ToolArgumentsError, match=message):
+        get_weather.parse_arguments(raw)
+
+
+def test_empty_arguments_mean_no_arguments() -> None:
+    @tool
+    def ping() -> str:
+        """Ping."""
+        return "pong"
+
+    assert ping.parse_arguments("") == {}
+    assert ping.parameters == {"type": "object", "additionalProperties": False, "properties": {}}
+
+
+def untyped(city):  # type: ignore[no-untyped-def]
+    return city
+
+
+def star_args(*cities: str) -> str:
+    return ""
+
+
+def optional_in_strict(city: str = "x") -> str:
+    return city
+
+
+@pytest.mark.parametrize(
+    ("function", "options", "message"),
+    [
+        pytest.param(untyped, {}, "parameter 'city' needs a type annotation", id="untyped"),
+        pytest.param(star_args, {}, "must be passable by keyword", id="star-args"),
+        pytest.param(untyped, {"name": "has space"}, "must be 1-64 letters", id="bad-name"),
+        pytest.param(star_args, {"name": "x" * 65}, "must be 1-64 letters", id="long-name"),
+        pytest.param(optional_in_strict, {"strict": True}, "cannot have optional", id="strict"),
+        pytest.param(optional_in_strict, {"timeout": 0}, "timeout must be positive", id="timeout"),
+    ],
+)
+def test_signatures_that_cannot_be_tools_fail_at_registration(
+    function: Any, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ToolDefinitionError, match=message):
+        tool(**options)(function)
+
+
+def test_registry() -> None:
+    registry = ToolRegistry([get_weather])
+
+    @registry.tool(name="now")
+    def current_time() -> str:
+        return "noon"
+
+    assert "now" in registry and len(registry) == 2
+    assert [d["function"]["name"] for d in registry.definitions()] == ["get_weather", "now"]
+    with pytest.raises(ToolDefinitionError, match="already registered"):
+        registry.add(get_weather)
+    with pytest.raises(UnknownToolError, match=r"no tool named 'nope'.*get_weather, now"):
+        registry.get("nope")
+
+
+def test_output_serialization() -> None:
+    assert serialize_output("plain") == "plain"
+    assert serialize_output(None) == ""
+    assert json.loads(serialize_output({"a": [1, 2]})) == {"a": [1, 2]}
+    assert json.loads(serialize_output(Address(street="s", zip_code="z"))) == {
+        "street": "s",
+        "zip_code": "z",
+    }
