@@ -41,7 +41,10 @@ async def test_calls_run_concurrently_and_keep_their_order() -> None:
     records = await dispatch_batch(
         [call("second"), call("first")], registry, clock=FakeClock(), deadline=None
     )
-    assert [(r.name, r.output, r.ok) for r in records] == [("second", "two", True), ("first", "one", True)]
+    assert [(r.name, r.output, r.ok) for r in records] == [
+        ("second", "two", True),
+        ("first", "one", True),
+    ]
 
 
 async def test_every_failure_becomes_a_structured_error_output() -> None:

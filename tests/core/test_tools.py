@@ -7,7 +7,14 @@ import anyio
 import pytest
 from pydantic import BaseModel, Field
 
-from runflow import Tool, ToolArgumentsError, ToolDefinitionError, ToolRegistry, UnknownToolError, tool
+from runflow import (
+    Tool,
+    ToolArgumentsError,
+    ToolDefinitionError,
+    ToolRegistry,
+    UnknownToolError,
+    tool,
+)
 from runflow.tools import serialize_output
 
 
@@ -97,8 +104,12 @@ def test_model_parameters_and_validation() -> None:
         pytest.param("[1, 2]", "must be a JSON object, got list", id="not-an-object"),
         pytest.param('{"unit": "c"}', "city: Field required", id="missing-required"),
         pytest.param('{"city": "x", "unit": "k"}', "unit: Input should be 'c' or 'f'", id="enum"),
-        pytest.param('{"city": "x", "days": "many"}', "days: Input should be a valid integer", id="type"),
-        pytest.param('{"city": "x", "color": 1}', "color: Extra inputs are not permitted", id="extra"),
+        pytest.param(
+            '{"city": "x", "days": "many"}', "days: Input should be a valid integer", id="type"
+        ),
+        pytest.param(
+            '{"city": "x", "color": 1}', "color: Extra inputs are not permitted", id="extra"
+        ),
     ],
 )
 def test_bad_arguments_say_what_is_wrong(raw: str, message: str) -> None:
