@@ -8,7 +8,11 @@ from dataclasses import dataclass, field
 __all__ = ["Docstring", "parse_google_docstring"]
 
 _ARGS_HEADERS = frozenset({"args:", "arguments:", "parameters:", "params:"})
-_SECTION_HEADER = re.compile(r"^[A-Z][A-Za-z ]*:$")
+_SECTION_NAMES = (
+    "args|arguments|parameters|params|returns|return|yields|yield|raises|except|exceptions"
+    "|examples|example|notes|note|warnings|warning|see also|references|todo|attributes"
+)
+_SECTION_HEADER = re.compile(rf"^(?:{_SECTION_NAMES}):$", re.IGNORECASE)
 _PARAM_LINE = re.compile(r"^(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
 
 

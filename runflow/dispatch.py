@@ -150,21 +150,27 @@ async def _call_until(
     """Invoke the handler; cancel it and raise `_TimedOut` if `stop_at` comes first."""
     if stop_at is None:
         return await target.invoke(arguments, thread_limiter=thread_limiter)
-    finished = False
-    result: Any = None
+    outcome: list[Any] = []
+    failure: list[Exception] = []
+    timed_out = anyio.Event()
 
     async def watchdog() -> None:
         await clock.sleep_until(stop_at)
+        timed_out.set()
         group.cancel_scope.cancel()
 
     async with anyio.create_task_group() as group:
         group.start_soon(watchdog)
-        result = await target.invoke(arguments, thread_limiter=thread_limiter)
-        finished = True
+        try:  # caught here, so it does not come out of the task group as an ExceptionGroup
+            outcome.append(await target.invoke(arguments, thread_limiter=thread_limiter))
+        except Exception as exc:
+            failure.append(exc)
         group.cancel_scope.cancel()
-    if not finished:
-        raise _TimedOut
-    return result
+    if outcome:
+        return outcome[0]
+    if failure and not timed_out.is_set():
+        raise failure[0]
+    raise _TimedOut
 
 
 def _error_output(failure: ToolFailure, tool_name: str) -> str:

@@ -14,6 +14,7 @@
     ├── RequestRejectedError       the service refused a request (a 4xx answer)
     └── ProtocolError              the service said something runflow cannot follow
         └── StreamError            the event stream broke or carried an error event
+            └── StreamDroppedError the connection was lost in the middle of a stream
 
 `ToolCallError`s never escape a run: they become structured error outputs the model can read
 and correct. `RunError`s are raised only by `RunResult.raise_for_status()`; `Runner.run`
@@ -31,6 +32,7 @@ __all__ = [
     "RunFailedError",
     "RunIncompleteError",
     "RunflowError",
+    "StreamDroppedError",
     "StreamError",
     "ToolArgumentsError",
     "ToolCallError",
@@ -113,3 +115,7 @@ class ProtocolError(RunflowError):
 
 class StreamError(ProtocolError):
     """A run event stream ended without a decision or carried an `error` event."""
+
+
+class StreamDroppedError(StreamError):
+    """The connection carrying a run's events was lost before the stream's end."""

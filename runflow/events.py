@@ -52,6 +52,9 @@ class OutputsSubmitted:
     run_id: str
     tool_call_ids: Sequence[str]
     time_left: float | None
+    """Seconds left before `expires_at` (estimated conservatively), None without a deadline."""
+    expires_at: float | None
+    """The run's `expires_at` (server epoch seconds)."""
     at: float
 
 

@@ -10,6 +10,8 @@ the run and continues from the status it really has.
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +35,7 @@ from runflow.errors import (
     RunExpiredError,
     RunFailedError,
     RunIncompleteError,
+    StreamDroppedError,
     StreamError,
 )
 from runflow.events import (
@@ -60,6 +63,7 @@ from runflow.tools import Tool, ToolRegistry
 
 __all__ = ["RunResult", "Runner"]
 
+_log = logging.getLogger("runflow")
 _CANCEL_WAIT_SECONDS = 10.0
 _FALLBACK_POLL_INTERVALS = (0.1, 0.2, 0.4, 0.8, 1.0)
 
@@ -135,28 +139,36 @@ class Runner:
                 if isinstance(decision, Finish):
                     return state.result()
                 if isinstance(decision, Abort):
-                    await self._cancel(state)
                     raise ProtocolError(f"run {state.run_id}: {decision.reason}")
                 assert isinstance(decision, Dispatch)
                 stream = await self._dispatch_and_submit(decision, state)
-        except anyio.get_cancelled_exc_class():
+        except BaseException:
+            # Whatever stops us (the caller's cancellation, an error), the server run must not
+            # be left holding its thread until it expires.
             await self._cancel(state)
             raise
 
     async def _follow(self, stream: EventStream, state: _RunState) -> Decision:
-        """Read a stream to its end; return the first decision that is not Wait."""
+        """Read a stream to its end; return the decision for the latest status it showed.
+
+        A stream that ends (or drops) before requires_action or a terminal status is not an
+        answer: the runner then asks the run itself.
+        """
         decision: Decision = Wait()
         try:
             async with stream as events:
                 async for event in events:
                     observed = self._observe(event, state)
-                    if isinstance(decision, Wait):
+                    if not isinstance(observed, Wait):
                         decision = observed
         except RequestRejectedError:
             ended = await self._ended_meanwhile(state)
             if ended is None:
                 raise
             return ended
+        except StreamDroppedError:
+            if state.run is None:
+                raise  # we cannot know whether the run exists
         if isinstance(decision, Wait):
             return await self._poll_for_decision(state)
         return decision
@@ -180,20 +192,24 @@ class Runner:
         elif event.event == "thread.message.completed":
             state.messages.append(event.data)
         elif isinstance(event.data, Run):
-            return self._observe_run(event.data, state)
+            return self._observe_run(event.data, state, created=event.event == "thread.run.created")
         return Wait()
 
-    def _observe_run(self, run: Run, state: _RunState) -> Decision:
+    def _observe_run(self, run: Run, state: _RunState, *, created: bool = False) -> Decision:
         now = self.clock.now()
         status = _status_of(run)
         previous = state.status
         check_transition(previous, status)
-        if state.run is None:
+        if created and state.server_time_reference is None:
+            # A run's created_at, seen as it is created, is the server's time at receipt.
             state.server_time_reference = (float(run.created_at), now)
         state.run = run
         if status is not previous:
             state.emit(StatusChanged(run.id, previous, status, now))
-        return decide(_snapshot(run, status))
+        decision = decide(_snapshot(run, status))
+        if isinstance(decision, Dispatch):
+            return state.unanswered(decision)
+        return decision
 
     async def _poll_for_decision(self, state: _RunState) -> Decision:
         """The stream ended before requires_action or a terminal event: ask the run itself."""
@@ -209,6 +225,7 @@ class Runner:
 
     async def _dispatch_and_submit(self, decision: Dispatch, state: _RunState) -> EventStream:
         deadline = state.deadline(self.safety_margin)
+        state.answered.update(call.id for call in decision.tool_calls)
         records = await dispatch_batch(
             decision.tool_calls,
             self.tools,
@@ -224,6 +241,7 @@ class Runner:
                 run_id=state.run_id,
                 tool_call_ids=[record.call_id for record in records],
                 time_left=None if deadline is None else deadline.until_expiry(now),
+                expires_at=None if deadline is None else deadline.expires_at,
                 at=now,
             )
         )
@@ -236,11 +254,26 @@ class Runner:
         )
 
     async def _cancel(self, state: _RunState) -> None:
-        """Cancel the server run (shielded from the caller's cancellation), bounded in time."""
+        """Cancel the server run and wait, bounded, until it has ended.
+
+        Shielded from the caller's cancellation; a failure here never hides the reason the
+        run is being abandoned (it is logged instead).
+        """
         if state.run is None or state.status is None or state.status.is_terminal:
             return
         with anyio.move_on_after(_CANCEL_WAIT_SECONDS, shield=True):
-            await self.backend.cancel_run(thread_id=state.thread_id, run_id=state.run_id)
+            try:
+                await self.backend.cancel_run(thread_id=state.thread_id, run_id=state.run_id)
+                for interval in _poll_intervals():
+                    run = await self.backend.retrieve_run(
+                        thread_id=state.thread_id, run_id=state.run_id
+                    )
+                    if _status_of(run).is_terminal:
+                        state.run = run
+                        return
+                    await self.clock.sleep_until(self.clock.now() + interval)
+            except Exception:
+                _log.warning("could not cancel run %s", state.run_id, exc_info=True)
 
 
 @dataclass
@@ -255,6 +288,8 @@ class _RunState:
     """(a server timestamp, the local time it was observed at)."""
     tool_calls: list[ToolCallRecord] = field(default_factory=lambda: [])
     messages: list[Message] = field(default_factory=lambda: [])
+    answered: set[str] = field(default_factory=lambda: set())
+    """Ids of the tool calls already dispatched: none of them ever runs twice."""
 
     @property
     def run_id(self) -> str:
@@ -274,6 +309,11 @@ class _RunState:
             local_time=local_time,
             safety_margin=safety_margin,
         )
+
+    def unanswered(self, decision: Dispatch) -> Dispatch | Wait:
+        """The calls not dispatched yet; Wait if a repeated requires_action has none left."""
+        fresh = [call for call in decision.tool_calls if call.id not in self.answered]
+        return Dispatch(fresh) if fresh else Wait()
 
     def emit(self, event: RunEvent) -> None:
         if self.on_event is not None:
@@ -299,14 +339,33 @@ def _status_of(run: Run) -> RunStatus:
 
 
 def _snapshot(run: Run, status: RunStatus) -> RunSnapshot:
+    """The run as `decide()` sees it. The SDK builds its models without validation, so every
+    field the protocol promises is checked here before it is read."""
     action = run.required_action
-    if action is None:
+    if status is not RunStatus.REQUIRES_ACTION or action is None:
         return RunSnapshot(status)
-    calls = [
-        ToolCallRequest(id=call.id, name=call.function.name, arguments=call.function.arguments)
-        for call in action.submit_tool_outputs.tool_calls
-    ]
+    submit = getattr(action, "submit_tool_outputs", None)
+    if action.type != "submit_tool_outputs" or submit is None:
+        return RunSnapshot(status, required_action_type=str(action.type))
+    try:
+        calls = [
+            ToolCallRequest(
+                id=str(call.id),
+                name=str(call.function.name),
+                arguments=_arguments_text(call.function.arguments),
+            )
+            for call in submit.tool_calls or ()
+        ]
+    except AttributeError as exc:
+        raise ProtocolError(f"run {run.id} has a malformed required_action: {exc}") from exc
     return RunSnapshot(status, required_action_type=action.type, tool_calls=calls)
+
+
+def _arguments_text(arguments: object) -> str:
+    """The arguments as the model's JSON text (a service may send null or an object)."""
+    if isinstance(arguments, str):
+        return arguments
+    return "" if arguments is None else json.dumps(arguments)
 
 
 def _poll_intervals() -> Iterable[float]:

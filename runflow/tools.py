@@ -42,6 +42,7 @@ R = TypeVar("R")
 
 _NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _ANY_ADAPTER: TypeAdapter[Any] = TypeAdapter(Any)
+_VALUE_KEYS = frozenset({"default", "const", "enum", "examples"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,7 +65,8 @@ class Tool(Generic[P, R]):
 
     @property
     def is_async(self) -> bool:
-        return inspect.iscoroutinefunction(self.function)
+        """Whether the function is a coroutine function (seen through `functools.wraps`)."""
+        return inspect.iscoroutinefunction(inspect.unwrap(self.function))
 
     def definition(self) -> FunctionToolParam:
         """The `{"type": "function", ...}` entry for an assistant's or a run's `tools`."""
@@ -273,16 +275,16 @@ def _arguments_model(
                 f"tool {tool_name!r}: parameter {param.name!r} must be passable by keyword "
                 "(no *args, **kwargs or positional-only parameters)"
             )
+        if param.name.startswith("_"):
+            raise ToolDefinitionError(
+                f"tool {tool_name!r}: parameter {param.name!r} cannot start with '_' "
+                "(pydantic treats such names as private)"
+            )
         if param.name not in hints:
             raise ToolDefinitionError(
                 f"tool {tool_name!r}: parameter {param.name!r} needs a type annotation"
             )
-        default = ... if param.default is param.empty else param.default
-        described = param.name in param_docs and not _has_description(hints[param.name])
-        fields[param.name] = (
-            hints[param.name],
-            Field(default, description=param_docs[param.name]) if described else default,
-        )
+        fields[param.name] = (hints[param.name], _field(param, hints[param.name], param_docs))
     try:
         return create_model(
             f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
@@ -291,12 +293,20 @@ def _arguments_model(
         raise ToolDefinitionError(f"tool {tool_name!r}: {exc}") from exc
 
 
-def _has_description(annotation: Any) -> bool:
-    """Whether an `Annotated[..., Field(description=...)]` already describes a parameter."""
-    return any(
-        isinstance(meta, FieldInfo) and meta.description
-        for meta in getattr(annotation, "__metadata__", ())
-    )
+def _field(param: inspect.Parameter, annotation: Any, param_docs: dict[str, str]) -> Any:
+    """The pydantic field of a parameter: its default, described by the docstring unless the
+    annotation or a `Field(...)` default already says more."""
+    default = ... if param.default is param.empty else param.default
+    doc = param_docs.get(param.name)
+    metadata = getattr(annotation, "__metadata__", ())
+    explicit = [meta for meta in metadata if isinstance(meta, FieldInfo)]
+    if isinstance(default, FieldInfo):
+        explicit.append(default)
+    if doc is None or any(field_info.description for field_info in explicit):
+        return default
+    if isinstance(default, FieldInfo):
+        return FieldInfo.merge_field_infos(default, description=doc)
+    return Field(default, description=doc)
 
 
 def _schema_for(model: type[BaseModel], tool_name: str, *, strict: bool) -> dict[str, Any]:
@@ -327,7 +337,9 @@ def _without_titles(schema: Any) -> Any:
     for key, value in cast(dict[str, Any], schema).items():
         if key == "title" and isinstance(value, str):
             continue
-        if key in ("properties", "$defs") and isinstance(value, dict):
+        if key in _VALUE_KEYS:
+            cleaned[key] = value  # data, not schema: a "title" in there is meaningful
+        elif key in ("properties", "$defs") and isinstance(value, dict):
             cleaned[key] = {
                 name: _without_titles(sub) for name, sub in cast(dict[str, Any], value).items()
             }

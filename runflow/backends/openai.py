@@ -7,20 +7,28 @@ from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from openai import APIStatusError, AsyncAzureOpenAI, AsyncOpenAI, AsyncStream
+from openai import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    AsyncAzureOpenAI,
+    AsyncOpenAI,
+    AsyncStream,
+)
 from openai.types.beta import AssistantStreamEvent
 from openai.types.beta.threads import Run
 
 from runflow.backends import EventStream, ToolOutput
-from runflow.errors import ProtocolError, RequestRejectedError
+from runflow.errors import ProtocolError, RequestRejectedError, StreamDroppedError, StreamError
 
 __all__ = ["OpenAIBackend"]
 
-# Every beta.threads call warns that the Assistants API is deprecated. runflow exists to keep
-# that protocol running, so that one warning (matched by its message) is silenced.
-warnings.filterwarnings(
-    "ignore", message="The Assistants API is deprecated", category=DeprecationWarning
-)
+# Every Assistants call of the SDK warns that the API is deprecated. runflow exists to keep that
+# protocol running, so those warnings are silenced, for calls made from runflow's modules only.
+for _message in ("The Assistants API is deprecated", "deprecated$"):
+    warnings.filterwarnings(
+        "ignore", message=_message, category=DeprecationWarning, module=r"runflow(\.|$)"
+    )
 
 
 class OpenAIBackend:
@@ -69,4 +77,11 @@ async def _open(
     if not isinstance(stream, AsyncStream):
         raise ProtocolError(f"asked for a stream of run events, got a {type(stream).__name__}")
     async with stream:
-        yield stream
+        try:
+            yield stream
+        except APIConnectionError as exc:
+            raise StreamDroppedError(f"the run event stream was cut: {exc}") from exc
+        except APIStatusError:
+            raise
+        except APIError as exc:  # an `error` event, decoded by the SDK
+            raise StreamError(f"the service sent an error event: {exc}") from exc

@@ -180,3 +180,72 @@ def test_output_serialization() -> None:
         "street": "s",
         "zip_code": "z",
     }
+
+
+def test_descriptions_come_from_field_or_annotation_before_the_docstring() -> None:
+    @tool
+    def search(
+        query: Annotated[str, Field(description="From the annotation")],
+        limit: int = Field(3, ge=1, description="From Field"),
+        offset: int = Field(0, ge=0),
+    ) -> str:
+        """Search the catalogue:
+
+        Args:
+            query: From the docstring.
+            limit: From the docstring.
+            offset: Where to start.
+        """
+        return f"{query}:{limit}:{offset}"
+
+    properties = search.parameters["properties"]
+    assert search.description == "Search the catalogue:"
+    assert properties["query"]["description"] == "From the annotation"
+    assert properties["limit"] == {
+        "type": "integer",
+        "minimum": 1,
+        "default": 3,
+        "description": "From Field",
+    }
+    assert properties["offset"] == {
+        "type": "integer",
+        "minimum": 0,
+        "default": 0,
+        "description": "Where to start.",
+    }
+    assert search.parse_arguments('{"query": "q"}') == {"query": "q", "limit": 3, "offset": 0}
+
+
+def test_titles_inside_values_are_kept() -> None:
+    @tool
+    def label(kind: Literal["title", "body"] = "title", meta: dict[str, str] | None = None) -> str:
+        return kind
+
+    assert label.parameters["properties"]["kind"] == {
+        "type": "string",
+        "enum": ["title", "body"],
+        "default": "title",
+    }
+
+
+def test_private_parameter_names_are_refused() -> None:
+    def hidden(_secret: int) -> int:
+        return _secret
+
+    with pytest.raises(ToolDefinitionError, match="cannot start with '_'"):
+        tool(hidden)
+
+
+def test_an_async_function_behind_a_sync_wrapper_is_still_async() -> None:
+    import functools
+
+    async def fetch(url: str) -> str:
+        return url
+
+    @functools.wraps(fetch)
+    def traced(*args: Any, **kwargs: Any) -> Any:
+        return fetch(*args, **kwargs)
+
+    wrapped = tool(traced)
+    assert wrapped.is_async
+    assert anyio.run(lambda: wrapped.invoke({"url": "u"})) == "u"

@@ -1,0 +1,47 @@
+"""runflow-server: a local, Assistants-API-compatible run server.
+
+Same wire protocol, SSE events and run lifecycle as the hosted Assistants API, a SQLite store,
+and pluggable brains that decide what the assistant does (`DefaultBrain`, or a scripted
+`Scenario`). Start it in-process with `create_app()` or on a port with `runflow serve`.
+"""
+
+from .app import create_app
+from .brains import (
+    Brain,
+    CallTools,
+    Decision,
+    DefaultBrain,
+    Delay,
+    Fail,
+    Incomplete,
+    Reply,
+    ToolCall,
+    ToolResult,
+    Turn,
+)
+from .cli import serve_command
+from .clock import Clock, SystemClock
+from .scenario import Scenario, ScenarioError, ScriptedBrain, load_scenario, load_scenarios
+
+__all__ = [
+    "Brain",
+    "CallTools",
+    "Clock",
+    "Decision",
+    "DefaultBrain",
+    "Delay",
+    "Fail",
+    "Incomplete",
+    "Reply",
+    "Scenario",
+    "ScenarioError",
+    "ScriptedBrain",
+    "SystemClock",
+    "ToolCall",
+    "ToolResult",
+    "Turn",
+    "create_app",
+    "load_scenario",
+    "load_scenarios",
+    "serve_command",
+]

@@ -1,0 +1,259 @@
+"""Request bodies, validated with pydantic before anything is stored.
+
+Models follow `openai-openapi.yaml` (CreateAssistantRequest, CreateRunRequest, ...). Unknown
+fields are rejected as the hosted API does ("Unrecognized request argument supplied: x"), so a
+client typo shows up here instead of being silently ignored. `parse_body` turns a pydantic
+error into a 400 in the API's error shape, naming the parameter (`tools[0].function.name`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import APIError, bad_request
+
+__all__ = [
+    "AssistantBody",
+    "MessageBody",
+    "RunBody",
+    "RunOptions",
+    "SubmitToolOutputsBody",
+    "ThreadAndRunBody",
+    "ThreadBody",
+    "ToolOutput",
+    "parse_body",
+]
+
+MAX_TOOLS = 128
+_FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_metadata(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > 16:
+        raise ValueError("metadata can hold at most 16 key-value pairs")
+    for key, item in value.items():
+        if len(key) > 64 or len(item) > 512:
+            raise ValueError("metadata keys are at most 64 characters, values at most 512")
+    return value
+
+
+Metadata = Annotated[dict[str, str], AfterValidator(_check_metadata)]
+
+
+class FunctionDefinition(_Body):
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _FUNCTION_NAME.match(value):
+            raise ValueError("must be 1-64 characters of a-z, A-Z, 0-9, underscores and dashes")
+        return value
+
+
+class FunctionTool(_Body):
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+class CodeInterpreterTool(_Body):
+    type: Literal["code_interpreter"]
+
+
+class FileSearchTool(_Body):
+    type: Literal["file_search"]
+    file_search: dict[str, Any] | None = None
+
+
+Tool = Annotated[FunctionTool | CodeInterpreterTool | FileSearchTool, Field(discriminator="type")]
+
+
+class NamedFunction(_Body):
+    name: str
+
+
+class NamedToolChoice(_Body):
+    type: Literal["function", "code_interpreter", "file_search"]
+    function: NamedFunction | None = None
+
+
+ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
+
+
+class TextPart(_Body):
+    type: Literal["text"]
+    text: str
+
+
+class ImageURL(_Body):
+    url: str
+    detail: Literal["auto", "low", "high"] = "auto"
+
+
+class ImageURLPart(_Body):
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+class ImageFile(_Body):
+    file_id: str
+    detail: Literal["auto", "low", "high"] = "auto"
+
+
+class ImageFilePart(_Body):
+    type: Literal["image_file"]
+    image_file: ImageFile
+
+
+ContentPart = Annotated[TextPart | ImageURLPart | ImageFilePart, Field(discriminator="type")]
+
+
+class MessageBody(_Body):
+    """POST /threads/{thread_id}/messages, and the items of `messages` / `additional_messages`."""
+
+    role: Literal["user", "assistant"]
+    content: str | list[ContentPart]
+    attachments: list[dict[str, Any]] | None = None
+    metadata: Metadata | None = None
+
+
+class TruncationStrategy(_Body):
+    type: Literal["auto", "last_messages"]
+    last_messages: int | None = None
+
+
+class _ToolsMixin(_Body):
+    tools: list[Tool] | None = None
+
+    @field_validator("tools")
+    @classmethod
+    def _tool_count(cls, value: list[Tool] | None) -> list[Tool] | None:
+        if value is not None and len(value) > MAX_TOOLS:
+            raise ValueError(f"too many tools. The maximum number of tools is {MAX_TOOLS}")
+        return value
+
+
+class AssistantBody(_ToolsMixin):
+    """POST /assistants."""
+
+    model: str
+    name: str | None = Field(default=None, max_length=256)
+    description: str | None = Field(default=None, max_length=512)
+    instructions: str | None = Field(default=None, max_length=256_000)
+    reasoning_effort: str | None = None
+    tool_resources: dict[str, Any] | None = None
+    metadata: Metadata | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    response_format: Any = None
+
+
+class ThreadBody(_Body):
+    """POST /threads (and the `thread` of POST /threads/runs)."""
+
+    messages: list[MessageBody] | None = None
+    tool_resources: dict[str, Any] | None = None
+    metadata: Metadata | None = None
+
+
+class RunOptions(_ToolsMixin):
+    """What a run may override of its assistant; shared by create run and create thread and run."""
+
+    assistant_id: str
+    model: str | None = None
+    instructions: str | None = None
+    metadata: Metadata | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    stream: bool | None = None
+    max_prompt_tokens: int | None = Field(default=None, ge=256)
+    max_completion_tokens: int | None = Field(default=None, ge=16)
+    truncation_strategy: TruncationStrategy | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: Any = None
+    reasoning_effort: str | None = None
+
+
+class RunBody(RunOptions):
+    """POST /threads/{thread_id}/runs."""
+
+    additional_instructions: str | None = None
+    additional_messages: list[MessageBody] | None = None
+
+
+class ThreadAndRunBody(RunOptions):
+    """POST /threads/runs."""
+
+    thread: ThreadBody | None = None
+    tool_resources: dict[str, Any] | None = None
+
+
+class ToolOutput(_Body):
+    tool_call_id: str
+    output: str
+
+
+class SubmitToolOutputsBody(_Body):
+    """POST /threads/{thread_id}/runs/{run_id}/submit_tool_outputs."""
+
+    tool_outputs: list[ToolOutput]
+    stream: bool | None = None
+
+
+def parse_body(model: type[Model], raw: bytes) -> Model:
+    """Parse and validate a JSON request body, or raise a 400 `APIError`."""
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except ValueError as exc:
+        raise bad_request(
+            "We could not parse the JSON body of your request. The OpenAI API expects a JSON"
+            " payload, but what was sent was not valid JSON."
+        ) from exc
+    if not isinstance(data, dict):
+        raise bad_request("The request body must be a JSON object.")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _to_api_error(exc, data) from exc
+
+
+def _to_api_error(exc: ValidationError, data: dict[str, Any]) -> APIError:
+    error = exc.errors(include_url=False)[0]
+    param = _param_path(error["loc"], data)
+    kind = error["type"]
+    if kind == "missing":
+        return bad_request(f"Missing required parameter: '{param}'.", param=param)
+    if kind == "extra_forbidden":
+        return bad_request(f"Unrecognized request argument supplied: {param}", param=param)
+    reason = error["msg"].removeprefix("Value error, ")
+    return bad_request(f"Invalid value for '{param}': {reason}.", param=param)
+
+
+def _param_path(loc: tuple[int | str, ...], data: Any) -> str:
+    """`tools.0.function.function.name` -> `tools[0].function.name`.
+
+    pydantic puts the member it tried of a union into `loc` (a tag, a type name); walking the
+    request alongside keeps only the parts that are really keys and indexes of it.
+    """
+    path, node = "", data
+    for position, part in enumerate(loc):
+        last = position == len(loc) - 1
+        if isinstance(node, list) and isinstance(part, int) and part < len(node):
+            path, node = f"{path}[{part}]", node[part]
+        elif isinstance(node, dict) and (part in node or last):
+            path, node = (f"{path}.{part}" if path else str(part)), node.get(part)
+    return path

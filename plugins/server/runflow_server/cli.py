@@ -1,0 +1,47 @@
+"""`runflow serve`: run the local server on a port.
+
+```
+runflow serve --host 127.0.0.1 --port 8000 [--db PATH] [--scenario FILE] [--expiry SECONDS]
+python -m runflow_server --port 8000
+```
+Registered as the `serve` entry point of the `runflow.commands` group; the core CLI hands it the
+arguments after `serve`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import uvicorn
+
+from .app import create_app
+from .scenario import ScenarioError
+
+__all__ = ["serve_command"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="runflow serve", description="Run the local Assistants-compatible run server."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="TCP port (8000; 0 picks one)")
+    parser.add_argument("--db", help="SQLite file to keep state in (default: in memory)")
+    parser.add_argument("--scenario", help="scenario file (YAML or JSON) for the scripted brain")
+    parser.add_argument(
+        "--expiry", type=float, default=600, help="seconds until a run expires (600)"
+    )
+    return parser
+
+
+def serve_command(argv: list[str]) -> int:
+    """Parse `argv` (the arguments after `serve`) and serve until interrupted."""
+    args = _parser().parse_args(argv)
+    try:
+        app = create_app(db=args.db, scenario=args.scenario, run_expiry_seconds=args.expiry)
+    except ScenarioError as exc:
+        print(f"runflow serve: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0

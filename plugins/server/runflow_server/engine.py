@@ -1,0 +1,339 @@
+"""The run engine: every change to a run, and the background work that moves runs along.
+
+Two halves:
+
+- **State changes** (`create_run`, `submit_tool_outputs`, `cancel_run`, `expire_if_due`...) are
+  synchronous: each checks and writes in one go, with no `await` in between, so concurrent
+  requests on the event loop cannot interleave inside one. Each publishes its events.
+- **The driver** (`_drive`) is an asyncio task per run turn, started by the change that queues
+  the run. It moves the run to in_progress, asks the run's brain what to do, and applies the
+  decision (`turns.py`). It belongs to the engine, not to the HTTP request: a client that drops
+  its stream does not stop the run. Tasks start lazily (the in-process ASGI transport runs no
+  lifespan) and `aclose()` cancels them on shutdown.
+
+Expiry: a run's `expires_at` is `created_at + run_expiry_seconds`. Every read of a run through
+the engine expires it if that time has passed (so a test that advances a fake clock sees
+`expired` at once), and a watchdog task sleeps on the clock until the earliest `expires_at` of
+the runs waiting in requires_action, so runs nobody looks at expire too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Iterable
+from typing import Any
+
+from .bodies import MessageBody, RunBody, RunOptions, SubmitToolOutputsBody
+from .brains import Delay, ToolResult, Turn
+from .clock import Clock
+from .errors import bad_request, not_found
+from .events import EventBus, Subscription
+from .lifecycle import ACTIVE, EXPIRABLE, RunStatus, StepStatus, advance
+from .objects import run_object, user_message_object
+from .scenario import BrainChooser
+from .store import Store
+from .turns import TurnWriter
+
+__all__ = ["RunEngine"]
+
+JSON = dict[str, Any]
+log = logging.getLogger(__name__)
+
+
+class RunEngine:
+    def __init__(
+        self, store: Store, clock: Clock, brains: BrainChooser, *, run_expiry_seconds: float
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.brains = brains
+        self.bus = EventBus()
+        self.run_expiry_seconds = run_expiry_seconds
+        self._writer = TurnWriter(store, self.bus)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._drivers: dict[str, asyncio.Task[None]] = {}
+        self._watchdog: asyncio.Task[None] | None = None
+        self._deadlines_changed = asyncio.Event()
+
+    def now(self) -> int:
+        return int(self.clock.now())
+
+    # -- reading (with expiry) -------------------------------------------------------------
+
+    def thread(self, thread_id: str) -> JSON:
+        thread = self.store.get("threads", thread_id)
+        if thread is None:
+            raise not_found("thread", thread_id)
+        return thread
+
+    def assistant(self, assistant_id: str) -> JSON:
+        assistant = self.store.get("assistants", assistant_id)
+        if assistant is None:
+            raise not_found("assistant", assistant_id)
+        return assistant
+
+    def run(self, thread_id: str, run_id: str) -> JSON:
+        """A run of a thread, expired first if its time is up; 404s for either id."""
+        self.thread(thread_id)
+        run = self.store.get("runs", run_id, parent=thread_id)
+        if run is None:
+            raise not_found("run", run_id)
+        return self.expire_if_due(run)
+
+    def active_run(self, thread_id: str) -> JSON | None:
+        """The thread's active run (queued, in_progress, requires_action, cancelling), if any."""
+        for run in self.store.children("runs", thread_id, statuses=ACTIVE):
+            if self.expire_if_due(run)["status"] in ACTIVE:
+                return run
+        return None
+
+    def refresh_thread_runs(self, thread_id: str) -> None:
+        """Expire the thread's overdue runs before they are listed."""
+        self.active_run(thread_id)
+
+    # -- state changes ---------------------------------------------------------------------
+
+    def add_message(self, thread_id: str, body: MessageBody) -> JSON:
+        """A user (or assistant) message from the client; refused while a run is active."""
+        self.thread(thread_id)
+        active = self.active_run(thread_id)
+        if active is not None:
+            raise bad_request(
+                f"Can't add messages to {thread_id} while a run {active['id']} is active."
+            )
+        message = user_message_object(thread_id, body, created_at=self.now())
+        self.store.insert("messages", message, parent=thread_id)
+        return message
+
+    def create_run(
+        self, thread_id: str, body: RunOptions, *, subscribe: bool = False
+    ) -> tuple[JSON, Subscription | None]:
+        """Queue a run on the thread and start driving it."""
+        self.thread(thread_id)
+        assistant = self.assistant(body.assistant_id)
+        active = self.active_run(thread_id)
+        if active is not None:
+            raise bad_request(f"Thread {thread_id} already has an active run {active['id']}.")
+        now = self.now()
+        run = run_object(
+            body,
+            assistant,
+            thread_id=thread_id,
+            created_at=now,
+            expires_at=int(now + self.run_expiry_seconds),
+        )
+        with self.store.transaction():
+            extra = body.additional_messages if isinstance(body, RunBody) else None
+            for message in extra or []:
+                self.store.insert(
+                    "messages",
+                    user_message_object(thread_id, message, created_at=now),
+                    parent=thread_id,
+                )
+            self.store.insert("runs", run, parent=thread_id, state={"rounds": []})
+        subscription = self.bus.subscribe(run["id"]) if subscribe else None
+        self.bus.publish(run["id"], "thread.run.created", run)
+        self.bus.publish(run["id"], "thread.run.queued", run)
+        self._start_driver(run["id"])
+        return run, subscription
+
+    def submit_tool_outputs(
+        self, thread_id: str, run_id: str, body: SubmitToolOutputsBody, *, subscribe: bool = False
+    ) -> tuple[JSON, Subscription | None]:
+        """Complete the waiting tool_calls step with the outputs, and queue the run again."""
+        run = self.run(thread_id, run_id)
+        if run["status"] != RunStatus.REQUIRES_ACTION:
+            raise bad_request(f'Runs in status "{run["status"]}" do not accept tool outputs.')
+        calls = run["required_action"]["submit_tool_outputs"]["tool_calls"]
+        expected = [call["id"] for call in calls]
+        given = [output.tool_call_id for output in body.tool_outputs]
+        if sorted(given) != sorted(expected):
+            raise bad_request(
+                f"Expected tool outputs for call_ids {expected}, got {given}",
+                param="tool_outputs",
+            )
+        outputs = {output.tool_call_id: output.output for output in body.tool_outputs}
+        state = self.store.state("runs", run_id)
+        results = [
+            ToolResult(c["id"], c["function"]["name"], c["function"]["arguments"], outputs[c["id"]])
+            for c in calls
+        ]
+        state["rounds"].append([result.__dict__ for result in results])
+        subscription = self.bus.subscribe(run_id) if subscribe else None
+        with self.store.transaction():
+            self._writer.complete_tool_step(run, state.pop("tool_step"), outputs, now=self.now())
+            advance(run, RunStatus.QUEUED)
+            run["required_action"] = None
+            self.store.save("runs", run, state=state)
+        self.bus.publish(run_id, "thread.run.queued", run)
+        self._start_driver(run_id)
+        return run, subscription
+
+    def cancel_run(self, thread_id: str, run_id: str) -> JSON:
+        """Move the run to cancelling now, and to cancelled in the background."""
+        run = self.run(thread_id, run_id)
+        if run["status"] not in EXPIRABLE:
+            raise bad_request(f"Cannot cancel run with status '{run['status']}'.")
+        advance(run, RunStatus.CANCELLING)
+        self.store.save("runs", run)
+        self.bus.publish(run_id, "thread.run.cancelling", run)
+        driver = self._drivers.pop(run_id, None)
+        if driver is not None:
+            driver.cancel()
+        self._spawn(self._finish_cancel(run_id))
+        return run
+
+    def expire_if_due(self, run: JSON) -> JSON:
+        """Expire the run (and its open steps) if its `expires_at` has passed."""
+        if run["status"] not in EXPIRABLE or run["expires_at"] is None:
+            return run
+        if self.clock.now() < run["expires_at"]:
+            return run
+        now = self.now()
+        with self.store.transaction():
+            self._writer.close_open_steps(run, StepStatus.EXPIRED, now=now)
+            advance(run, RunStatus.EXPIRED)
+            run["required_action"] = None
+            self.store.save("runs", run)
+        self.bus.publish(run["id"], "thread.run.expired", run)
+        driver = self._drivers.pop(run["id"], None)
+        if driver is not None and driver is not asyncio.current_task():
+            driver.cancel()
+        return run
+
+    # -- background work -------------------------------------------------------------------
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _start_driver(self, run_id: str) -> None:
+        self._drivers[run_id] = self._spawn(self._drive(run_id))
+
+    async def _drive(self, run_id: str) -> None:
+        """One turn of a run: queued -> in_progress -> the brain's decisions -> an end or a wait."""
+        try:
+            await self._drive_turn(run_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug in a brain or here: fail the run, never leave it hanging
+            log.exception("run %s: the driver failed", run_id)
+            self._fail_unexpectedly(run_id, exc)
+        finally:
+            if self._drivers.get(run_id) is asyncio.current_task():
+                del self._drivers[run_id]
+
+    async def _drive_turn(self, run_id: str) -> None:
+        run = self._current(run_id, RunStatus.QUEUED)
+        if run is None:
+            return
+        advance(run, RunStatus.IN_PROGRESS)
+        run["started_at"] = self.now()
+        self.store.save("runs", run)
+        self.bus.publish(run_id, "thread.run.in_progress", run)
+        while True:
+            turn = self._turn(run)
+            decision = await self.brains.brain_for(turn.assistant).decide(turn)
+            run = self._current(run_id, RunStatus.IN_PROGRESS)
+            if run is None:
+                return
+            self.store.save_state("threads", run["thread_id"], {"memory": turn.memory})
+            if not isinstance(decision, Delay):
+                self._writer.apply(run, turn, decision, now=self.now())
+                if run["status"] == RunStatus.REQUIRES_ACTION:
+                    self._deadlines_changed.set()
+                    self._ensure_watchdog()
+                return
+            await self.clock.sleep_until(self.clock.now() + decision.seconds)
+            run = self._current(run_id, RunStatus.IN_PROGRESS)
+            if run is None:
+                return
+
+    def _current(self, run_id: str, status: RunStatus) -> JSON | None:
+        """The run as stored now, if it is (still) in `status` and not overdue."""
+        run = self.store.get("runs", run_id)
+        if run is None:
+            return None
+        run = self.expire_if_due(run)
+        return run if run["status"] == status else None
+
+    def _turn(self, run: JSON) -> Turn:
+        rounds = self.store.state("runs", run["id"]).get("rounds", [])
+        return Turn(
+            run=run,
+            assistant=self.assistant(run["assistant_id"]),
+            messages=self.store.children("messages", run["thread_id"]),
+            rounds=[[ToolResult(**result) for result in round_] for round_ in rounds],
+            memory=self.store.state("threads", run["thread_id"]).get("memory", {}),
+        )
+
+    def _fail_unexpectedly(self, run_id: str, exc: Exception) -> None:
+        run = self.store.get("runs", run_id)
+        if run is None or run["status"] != RunStatus.IN_PROGRESS:
+            return
+        message = f"The server failed while running the run: {type(exc).__name__}: {exc}"
+        self._writer.fail(run, "server_error", message, now=self.now())
+
+    async def _finish_cancel(self, run_id: str) -> None:
+        await asyncio.sleep(0)
+        run = self.store.get("runs", run_id)
+        if run is None or run["status"] != RunStatus.CANCELLING:
+            return
+        now = self.now()
+        with self.store.transaction():
+            self._writer.close_open_steps(run, StepStatus.CANCELLED, now=now)
+            advance(run, RunStatus.CANCELLED)
+            run.update(cancelled_at=now, required_action=None, expires_at=None)
+            self.store.save("runs", run)
+        self.bus.publish(run_id, "thread.run.cancelled", run)
+
+    def _ensure_watchdog(self) -> None:
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = self._spawn(self._watch_expiry())
+
+    async def _watch_expiry(self) -> None:
+        """Expire runs left in requires_action, sleeping until the earliest `expires_at`."""
+        while True:
+            self._deadlines_changed.clear()
+            waiting = self.store.with_status("runs", [RunStatus.REQUIRES_ACTION])
+            for run in waiting:
+                self.expire_if_due(run)
+            deadlines = [r["expires_at"] for r in waiting if r["status"] in EXPIRABLE]
+            waits: list[asyncio.Future[Any]] = [
+                asyncio.ensure_future(self._deadlines_changed.wait())
+            ]
+            if deadlines:
+                waits.append(asyncio.ensure_future(self.clock.sleep_until(min(deadlines))))
+            await _first_of(waits)
+
+    async def wait_until_settled(self) -> None:
+        """Wait until no run is being driven (runs rest in requires_action or an end).
+
+        For tests and embedders that created runs without streaming; a run waiting out a
+        `delay` step on a fake clock is not settled until the clock moves.
+        """
+        while busy := [task for task in self._tasks if task is not self._watchdog]:
+            await asyncio.gather(*busy, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Cancel every background task and wait for them (lifespan shutdown)."""
+        await _cancel_all(self._tasks)
+        self._drivers.clear()
+
+
+async def _first_of(waits: list[asyncio.Future[Any]]) -> None:
+    """Wait for the first of `waits`, then cancel and reap the others."""
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await _cancel_all(waits)
+
+
+async def _cancel_all(tasks: Iterable[asyncio.Future[Any]]) -> None:
+    pending = [task for task in tasks if not task.done()]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)

@@ -1,0 +1,85 @@
+"""Run and step statuses, and the run transitions the server allows.
+
+```
+queued ──> in_progress ──> requires_action ──(tool outputs)──> queued ──> ...
+               │                 │
+               ├──> completed    ├──> expired   (expires_at passed; queued/in_progress too)
+               ├──> failed       └──> cancelling ──> cancelled
+               └──> incomplete        (cancel from queued, in_progress or requires_action)
+```
+
+Pure: no I/O. The engine calls `advance()` for every change, so an illegal transition is a bug
+that names itself instead of a silently corrupted run.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "ACTIVE",
+    "EXPIRABLE",
+    "IllegalTransition",
+    "RunStatus",
+    "StepStatus",
+    "advance",
+]
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"  # created, or tool outputs just submitted; the driver picks it up
+    IN_PROGRESS = "in_progress"  # the brain is deciding (or waiting out a delay)
+    REQUIRES_ACTION = "requires_action"  # waiting for the client's tool outputs
+    CANCELLING = "cancelling"  # cancel asked; the driver is winding the run down
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    COMPLETED = "completed"
+    INCOMPLETE = "incomplete"
+    EXPIRED = "expired"  # expires_at passed before the run finished
+
+
+class StepStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+
+
+# A thread with a run in one of these has an active run: no new runs, no new messages.
+ACTIVE = frozenset(
+    {RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.REQUIRES_ACTION, RunStatus.CANCELLING}
+)
+# Runs in these statuses expire when their expires_at passes.
+EXPIRABLE = frozenset({RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.REQUIRES_ACTION})
+
+_NEXT: dict[RunStatus, frozenset[RunStatus]] = {
+    RunStatus.QUEUED: frozenset({RunStatus.IN_PROGRESS, RunStatus.CANCELLING, RunStatus.EXPIRED}),
+    RunStatus.IN_PROGRESS: frozenset(
+        {
+            RunStatus.REQUIRES_ACTION,
+            RunStatus.COMPLETED,
+            RunStatus.FAILED,
+            RunStatus.INCOMPLETE,
+            RunStatus.CANCELLING,
+            RunStatus.EXPIRED,
+        }
+    ),
+    RunStatus.REQUIRES_ACTION: frozenset(
+        {RunStatus.QUEUED, RunStatus.CANCELLING, RunStatus.EXPIRED}
+    ),
+    RunStatus.CANCELLING: frozenset({RunStatus.CANCELLED}),
+}
+
+
+class IllegalTransition(RuntimeError):
+    """The server tried to move a run along an edge the lifecycle does not have."""
+
+
+def advance(run: dict[str, Any], status: RunStatus) -> None:
+    """Set `run["status"]`, or raise `IllegalTransition` naming both ends."""
+    current = RunStatus(run["status"])
+    if status not in _NEXT.get(current, frozenset()):
+        raise IllegalTransition(f"run {run['id']} cannot go from {current} to {status}")
+    run["status"] = status.value

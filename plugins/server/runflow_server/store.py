@@ -1,0 +1,197 @@
+"""SQLite storage for assistants, threads, messages, runs and run steps.
+
+Every object is kept as its wire JSON (`data`) plus the columns the server queries on: its
+parent (the thread of a message or a run, the run of a step), `created_at`, `status` and
+`expires_at`. `state` holds what the server keeps about an object but never sends (a run's
+submitted tool outputs, a thread's brain memory). `seq` orders objects created in the same second.
+
+The store is synchronous on purpose: every change the server makes (check the thread lock, then
+insert the run) is one call with no `await` in it, inside one transaction, so concurrent requests
+on the one event loop can never interleave half-way. A lock guards the connection for the rare
+caller on another thread (uvicorn's shutdown, a sync test).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["Kind", "Page", "Store"]
+
+JSON = dict[str, Any]
+Kind = Literal["assistants", "threads", "messages", "runs", "run_steps"]
+_KINDS: tuple[Kind, ...] = ("assistants", "threads", "messages", "runs", "run_steps")
+
+_TABLE = """
+CREATE TABLE IF NOT EXISTS {kind} (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    parent TEXT,
+    created_at INTEGER NOT NULL,
+    status TEXT,
+    expires_at INTEGER,
+    data TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT '{{}}'
+);
+CREATE INDEX IF NOT EXISTS {kind}_parent ON {kind} (parent, seq);
+CREATE INDEX IF NOT EXISTS {kind}_status ON {kind} (status, expires_at);
+"""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list, in the order asked for."""
+
+    data: list[JSON]
+    has_more: bool
+
+
+class Store:
+    """Objects in SQLite: in memory by default, in a file when given a path."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._db = sqlite3.connect(
+            ":memory:" if path is None else os.fspath(path), check_same_thread=False
+        )
+        with self._db:
+            for kind in _KINDS:
+                self._db.executescript(_TABLE.format(kind=kind))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group several writes: all of them land, or none. Nests (the outermost commits)."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._depth = 1
+            try:
+                with self._db:
+                    yield
+            finally:
+                self._depth = 0
+
+    def insert(
+        self, kind: Kind, obj: JSON, *, parent: str | None = None, state: JSON | None = None
+    ) -> None:
+        with self.transaction():
+            self._db.execute(
+                f"INSERT INTO {kind} (id, parent, created_at, status, expires_at, data, state)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    obj["id"],
+                    parent,
+                    obj["created_at"],
+                    obj.get("status"),
+                    obj.get("expires_at"),
+                    json.dumps(obj),
+                    json.dumps(state or {}),
+                ),
+            )
+
+    def save(self, kind: Kind, obj: JSON, *, state: JSON | None = None) -> None:
+        """Write back a changed object (and its state, when given)."""
+        with self.transaction():
+            self._db.execute(
+                f"UPDATE {kind} SET status = ?, expires_at = ?, data = ? WHERE id = ?",
+                (obj.get("status"), obj.get("expires_at"), json.dumps(obj), obj["id"]),
+            )
+            if state is not None:
+                self.save_state(kind, obj["id"], state)
+
+    def save_state(self, kind: Kind, object_id: str, state: JSON) -> None:
+        with self.transaction():
+            self._db.execute(
+                f"UPDATE {kind} SET state = ? WHERE id = ?", (json.dumps(state), object_id)
+            )
+
+    def get(self, kind: Kind, object_id: str, *, parent: str | None = None) -> JSON | None:
+        """The object, or None; with `parent`, only if it belongs to that parent."""
+        row = self._one(f"SELECT data, parent FROM {kind} WHERE id = ?", (object_id,))
+        if row is None or (parent is not None and row[1] != parent):
+            return None
+        result: JSON = json.loads(row[0])
+        return result
+
+    def state(self, kind: Kind, object_id: str) -> JSON:
+        row = self._one(f"SELECT state FROM {kind} WHERE id = ?", (object_id,))
+        result: JSON = json.loads(row[0]) if row else {}
+        return result
+
+    def children(
+        self, kind: Kind, parent: str, *, statuses: Iterable[str] | None = None
+    ) -> list[JSON]:
+        """All objects under `parent`, oldest first, optionally only those in `statuses`."""
+        sql, args = f"SELECT data FROM {kind} WHERE parent = ?", [parent]
+        if statuses is not None:
+            wanted = list(statuses)
+            sql += f" AND status IN ({', '.join('?' * len(wanted))})"
+            args += wanted
+        return self._all(sql + " ORDER BY seq", args)
+
+    def with_status(self, kind: Kind, statuses: Iterable[str]) -> list[JSON]:
+        """All objects in one of `statuses`, soonest `expires_at` first."""
+        wanted = list(statuses)
+        sql = (
+            f"SELECT data FROM {kind} WHERE status IN ({', '.join('?' * len(wanted))})"
+            " ORDER BY expires_at IS NULL, expires_at, seq"
+        )
+        return self._all(sql, wanted)
+
+    def page(
+        self,
+        kind: Kind,
+        parent: str,
+        *,
+        limit: int,
+        order: Literal["asc", "desc"],
+        after: str | None = None,
+        before: str | None = None,
+    ) -> Page:
+        """A page of the objects under `parent`, like the API's `limit/order/after/before`.
+
+        Raises KeyError naming the cursor when `after` / `before` is not an object of the list.
+        """
+        sql = f"SELECT data FROM {kind} WHERE parent = ?"
+        args: list[Any] = [parent]
+        forward = order == "asc"
+        for name, cursor, op in (("after", after, ">"), ("before", before, "<")):
+            if cursor is None:
+                continue
+            seq = self._one(f"SELECT seq FROM {kind} WHERE id = ? AND parent = ?", (cursor, parent))
+            if seq is None:
+                raise KeyError(name)
+            if not forward:
+                op = "<" if op == ">" else ">"
+            sql += f" AND seq {op} ?"
+            args.append(seq[0])
+        sql += f" ORDER BY seq {'ASC' if forward else 'DESC'} LIMIT ?"
+        args.append(limit + 1)
+        rows = self._all(sql, args)
+        return Page(data=rows[:limit], has_more=len(rows) > limit)
+
+    def _one(self, sql: str, args: Sequence[Any]) -> tuple[Any, ...] | None:
+        with self._lock:
+            row: tuple[Any, ...] | None = self._db.execute(sql, args).fetchone()
+        return row
+
+    def _all(self, sql: str, args: Sequence[Any]) -> list[JSON]:
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [json.loads(row[0]) for row in rows]
