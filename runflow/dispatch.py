@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from anyio import CapacityLimiter
@@ -27,7 +28,7 @@ from runflow.errors import ToolCallError
 from runflow.lifecycle import ToolCallRequest
 from runflow.tools import Tool, ToolRegistry, serialize_output
 
-__all__ = ["ToolCallRecord", "ToolFailure", "dispatch_batch"]
+__all__ = ["ToolCallObserver", "ToolCallRecord", "ToolFailure", "dispatch_batch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,23 @@ CallObserver = Callable[[ToolCallRequest], None]
 RecordObserver = Callable[[ToolCallRecord], None]
 
 
+class ToolCallObserver(Protocol):
+    def finished(self, record: ToolCallRecord) -> None:
+        """The call produced its output (a result or an error output)."""
+        ...
+
+
+CallTracer = Callable[[ToolCallRequest], AbstractContextManager[ToolCallObserver]]
+
+
+class _Untraced:
+    def finished(self, record: ToolCallRecord) -> None:
+        pass
+
+
+_UNTRACED = _Untraced()
+
+
 async def dispatch_batch(
     calls: Sequence[ToolCallRequest],
     registry: ToolRegistry,
@@ -72,14 +90,20 @@ async def dispatch_batch(
     thread_limiter: CapacityLimiter | None = None,
     on_start: CallObserver | None = None,
     on_finish: RecordObserver | None = None,
+    trace_call: CallTracer | None = None,
 ) -> list[ToolCallRecord]:
-    """Execute `calls` concurrently; return one record per call, in the order of `calls`."""
+    """Execute `calls` concurrently; return one record per call, in the order of `calls`.
+
+    `trace_call(call)` is entered around each call, in the task that executes it.
+    """
     records: list[ToolCallRecord | None] = [None] * len(calls)
 
     async def execute(index: int, call: ToolCallRequest) -> None:
         if on_start is not None:
             on_start(call)
-        record = await _execute_one(call, registry, clock, deadline, thread_limiter)
+        with trace_call(call) if trace_call else nullcontext(_UNTRACED) as traced:
+            record = await _execute_one(call, registry, clock, deadline, thread_limiter)
+            traced.finished(record)
         records[index] = record
         if on_finish is not None:
             on_finish(record)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager, AsyncExitStack, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from anyio import CapacityLimiter
 from openai import AsyncOpenAI
 from openai.types.beta import AssistantStreamEvent
 from openai.types.beta.threads import Message, Run
+from openai.types.beta.threads.runs import RunStep
 
 from runflow.backends import Backend, EventStream
 from runflow.backends.openai import OpenAIBackend
@@ -47,6 +49,7 @@ from runflow.events import (
     ToolCallFinished,
     ToolCallStarted,
 )
+from runflow.instrumentation import Instrumentation, RunInfo, RunObserver
 from runflow.lifecycle import (
     Abort,
     Decision,
@@ -60,6 +63,7 @@ from runflow.lifecycle import (
     decide,
 )
 from runflow.tools import Tool, ToolRegistry
+from runflow.tracing import default_instrumentation
 
 __all__ = ["RunResult", "Runner"]
 
@@ -108,12 +112,14 @@ class Runner:
         clock: Clock | None = None,
         safety_margin: float = DEFAULT_SAFETY_MARGIN,
         max_handler_threads: int = 16,
+        instrumentation: Instrumentation | None = None,
     ) -> None:
         self.backend: Backend = OpenAIBackend(client) if isinstance(client, AsyncOpenAI) else client
         self.tools = tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
         self.clock: Clock = clock or SystemClock()
         self.safety_margin = safety_margin
         self._thread_limiter = CapacityLimiter(max_handler_threads)
+        self.instrumentation: Instrumentation = instrumentation or default_instrumentation()
 
     async def run(
         self,
@@ -129,34 +135,58 @@ class Runner:
         `metadata`, `additional_messages`, `model`, ...). Returns a `RunResult` for every
         terminal status; call `raise_for_status()` to turn the unhappy ones into exceptions.
         """
-        state = _RunState(thread_id=thread_id, clock=self.clock, on_event=on_event)
-        stream = self.backend.create_run_stream(
-            thread_id=thread_id, assistant_id=assistant_id, options=options
+        info = RunInfo(
+            assistant_id=assistant_id,
+            thread_id=thread_id,
+            options=options,
+            provider_name=self.backend.provider_name,
+            server_address=self.backend.server_address,
+            mode="stream",
         )
-        try:
-            while True:
-                decision = await self._follow(stream, state)
-                if isinstance(decision, Finish):
-                    return state.result()
-                if isinstance(decision, Abort):
-                    raise ProtocolError(f"run {state.run_id}: {decision.reason}")
-                assert isinstance(decision, Dispatch)
-                stream = await self._dispatch_and_submit(decision, state)
-        except BaseException:
-            # Whatever stops us (the caller's cancellation, an error), the server run must not
-            # be left holding its thread until it expires.
-            await self._cancel(state)
-            raise
+        with self.instrumentation.run(info) as observer:
+            state = _RunState(thread_id, self.clock, observer, on_event)
+            try:
+                result = await self._drive(state, assistant_id, options)
+            except BaseException:
+                # Whatever stops us (the caller's cancellation, an error), the server run
+                # must not be left holding its thread until it expires.
+                await self._cancel(state)
+                raise
+            observer.finished(result)
+            return result
 
-    async def _follow(self, stream: EventStream, state: _RunState) -> Decision:
+    async def _drive(
+        self, state: _RunState, assistant_id: str, options: Mapping[str, Any]
+    ) -> RunResult:
+        stream = self.backend.create_run_stream(
+            thread_id=state.thread_id, assistant_id=assistant_id, options=options
+        )
+        decision = await self._follow(stream, state)
+        while True:
+            if isinstance(decision, Finish):
+                return state.result()
+            if isinstance(decision, Abort):
+                raise ProtocolError(f"run {state.run_id}: {decision.reason}")
+            assert isinstance(decision, Dispatch)
+            decision = await self._dispatch_and_submit(decision, state)
+
+    async def _follow(
+        self,
+        stream: EventStream,
+        state: _RunState,
+        opening: AbstractContextManager[None] | None = None,
+    ) -> Decision:
         """Read a stream to its end; return the decision for the latest status it showed.
 
-        A stream that ends (or drops) before requires_action or a terminal status is not an
-        answer: the runner then asks the run itself.
+        `opening` is entered around the request that opens the stream. A stream that ends
+        (or drops) before requires_action or a terminal status is not an answer: the runner
+        then asks the run itself.
         """
         decision: Decision = Wait()
         try:
-            async with stream as events:
+            async with AsyncExitStack() as stack:
+                with opening or nullcontext():
+                    events = await stack.enter_async_context(stream)
                 async for event in events:
                     observed = self._observe(event, state)
                     if not isinstance(observed, Wait):
@@ -191,6 +221,9 @@ class Runner:
                     state.emit(MessageDelta(state.run_id, event.data.id, part.text.value))
         elif event.event == "thread.message.completed":
             state.messages.append(event.data)
+        elif event.event.startswith("thread.run.step."):
+            if isinstance(event.data, RunStep):
+                state.observer.step_changed(event.data)
         elif isinstance(event.data, Run):
             return self._observe_run(event.data, state, created=event.event == "thread.run.created")
         return Wait()
@@ -205,6 +238,7 @@ class Runner:
             state.server_time_reference = (float(run.created_at), now)
         state.run = run
         if status is not previous:
+            state.observer.status_changed(run, previous, status, now)
             state.emit(StatusChanged(run.id, previous, status, now))
         decision = decide(_snapshot(run, status))
         if isinstance(decision, Dispatch):
@@ -217,15 +251,17 @@ class Runner:
             raise StreamError("the run event stream ended before the run was created")
         for interval in _poll_intervals():
             run = await self.backend.retrieve_run(thread_id=state.thread_id, run_id=state.run_id)
+            state.observer.polled()
             decision = self._observe_run(run, state)
             if not isinstance(decision, Wait):
                 return decision
             await self.clock.sleep_until(self.clock.now() + interval)
         raise AssertionError("unreachable: polling ends with a decision")  # pragma: no cover
 
-    async def _dispatch_and_submit(self, decision: Dispatch, state: _RunState) -> EventStream:
+    async def _dispatch_and_submit(self, decision: Dispatch, state: _RunState) -> Decision:
         deadline = state.deadline(self.safety_margin)
         state.answered.update(call.id for call in decision.tool_calls)
+        run = state.current_run
         records = await dispatch_batch(
             decision.tool_calls,
             self.tools,
@@ -234,24 +270,29 @@ class Runner:
             thread_limiter=self._thread_limiter,
             on_start=state.call_started,
             on_finish=state.call_finished,
+            trace_call=lambda call: state.observer.tool_call(call, run),
         )
         now = self.clock.now()
+        call_ids = [record.call_id for record in records]
+        time_left = None if deadline is None else deadline.until_expiry(now)
         state.emit(
             OutputsSubmitted(
                 run_id=state.run_id,
-                tool_call_ids=[record.call_id for record in records],
-                time_left=None if deadline is None else deadline.until_expiry(now),
+                tool_call_ids=call_ids,
+                time_left=time_left,
                 expires_at=None if deadline is None else deadline.expires_at,
                 at=now,
             )
         )
-        return self.backend.submit_tool_outputs_stream(
+        stream = self.backend.submit_tool_outputs_stream(
             thread_id=state.thread_id,
             run_id=state.run_id,
             tool_outputs=[
                 {"tool_call_id": record.call_id, "output": record.output} for record in records
             ],
         )
+        opening = state.observer.submission(run, call_ids, time_left)
+        return await self._follow(stream, state, opening)
 
     async def _cancel(self, state: _RunState) -> None:
         """Cancel the server run and wait, bounded, until it has ended.
@@ -282,6 +323,7 @@ class _RunState:
 
     thread_id: str
     clock: Clock
+    observer: RunObserver
     on_event: EventCallback | None
     run: Run | None = None
     server_time_reference: tuple[float, float] | None = None
@@ -290,6 +332,12 @@ class _RunState:
     messages: list[Message] = field(default_factory=lambda: [])
     answered: set[str] = field(default_factory=lambda: set())
     """Ids of the tool calls already dispatched: none of them ever runs twice."""
+
+    @property
+    def current_run(self) -> Run:
+        if self.run is None:
+            raise ProtocolError("no run has been observed yet")
+        return self.run
 
     @property
     def run_id(self) -> str:
@@ -327,8 +375,7 @@ class _RunState:
         self.emit(ToolCallFinished(self.run_id, record))
 
     def result(self) -> RunResult:
-        assert self.run is not None
-        return RunResult(run=self.run, tool_calls=self.tool_calls, messages=self.messages)
+        return RunResult(run=self.current_run, tool_calls=self.tool_calls, messages=self.messages)
 
 
 def _status_of(run: Run) -> RunStatus:
