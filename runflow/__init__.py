@@ -1,12 +1,14 @@
 """runflow: drive OpenAI / Azure OpenAI Assistants-style tool-calling runs to completion."""
 
-from runflow.backends import Backend
+from runflow.backends import Backend, RunReply
 from runflow.backends.openai import OpenAIBackend
 from runflow.clock import Clock, SystemClock
 from runflow.deadline import Deadline
 from runflow.dispatch import ToolCallRecord, ToolFailure
 from runflow.errors import (
+    ConnectionLostError,
     ProtocolError,
+    RateLimitedError,
     RequestRejectedError,
     RunCancelledError,
     RunError,
@@ -14,10 +16,15 @@ from runflow.errors import (
     RunFailedError,
     RunflowError,
     RunIncompleteError,
+    ServiceError,
+    ServiceUnavailableError,
+    StreamDroppedError,
     StreamError,
+    ThreadBusyError,
     ToolArgumentsError,
     ToolCallError,
     ToolDefinitionError,
+    TransientError,
     UnknownToolError,
     UsageError,
 )
@@ -29,32 +36,48 @@ from runflow.events import (
     ToolCallFinished,
     ToolCallStarted,
 )
+from runflow.instrumentation import Instrumentation, NoInstrumentation, RunInfo
 from runflow.lifecycle import RunStatus, ToolCallRequest
-from runflow.runner import Runner, RunResult
+from runflow.result import RunResult
+from runflow.retry import RetryPolicy
+from runflow.runner import RunHandle, Runner, ThreadPolicy
 from runflow.tools import Tool, ToolRegistry, tool
 
 __all__ = [
     "Backend",
     "Clock",
+    "ConnectionLostError",
     "Deadline",
+    "Instrumentation",
     "MessageDelta",
+    "NoInstrumentation",
     "OpenAIBackend",
     "OutputsSubmitted",
     "ProtocolError",
+    "RateLimitedError",
     "RequestRejectedError",
+    "RetryPolicy",
     "RunCancelledError",
     "RunError",
     "RunEvent",
     "RunExpiredError",
     "RunFailedError",
+    "RunHandle",
     "RunIncompleteError",
+    "RunInfo",
+    "RunReply",
     "RunResult",
     "RunStatus",
     "RunflowError",
     "Runner",
+    "ServiceError",
+    "ServiceUnavailableError",
     "StatusChanged",
+    "StreamDroppedError",
     "StreamError",
     "SystemClock",
+    "ThreadBusyError",
+    "ThreadPolicy",
     "Tool",
     "ToolArgumentsError",
     "ToolCallError",
@@ -65,6 +88,7 @@ __all__ = [
     "ToolDefinitionError",
     "ToolFailure",
     "ToolRegistry",
+    "TransientError",
     "UnknownToolError",
     "UsageError",
     "tool",

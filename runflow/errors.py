@@ -1,30 +1,39 @@
 """Exceptions raised by runflow, split by who is at fault.
 
     RunflowError
-    ├── UsageError                 you: misuse of the library
-    │   └── ToolDefinitionError    a handler whose signature cannot become a tool schema
-    ├── ToolCallError              the model: a tool call runflow cannot execute as asked
-    │   ├── UnknownToolError       a tool name the registry does not have
-    │   └── ToolArgumentsError     arguments that are not JSON or fail validation
-    ├── RunError                   the service: the run did not complete
-    │   ├── RunFailedError         status failed (with the run's last_error)
-    │   ├── RunExpiredError        status expired
-    │   ├── RunCancelledError      status cancelled
-    │   └── RunIncompleteError     status incomplete (with incomplete_details)
-    ├── RequestRejectedError       the service refused a request (a 4xx answer)
-    └── ProtocolError              the service said something runflow cannot follow
-        └── StreamError            the event stream broke or carried an error event
-            └── StreamDroppedError the connection was lost in the middle of a stream
+    ├── UsageError                   you: misuse of the library
+    │   └── ToolDefinitionError      a handler whose signature cannot become a tool schema
+    ├── ToolCallError                the model: a tool call runflow cannot execute as asked
+    │   ├── UnknownToolError         a tool name the registry does not have
+    │   └── ToolArgumentsError       arguments that are not JSON or fail validation
+    ├── RunError                     the run did not complete
+    │   ├── RunFailedError           status failed (with the run's last_error)
+    │   ├── RunExpiredError          status expired
+    │   ├── RunCancelledError        status cancelled
+    │   └── RunIncompleteError       status incomplete (with incomplete_details)
+    ├── ServiceError                 the service did not do what was asked
+    │   ├── RequestRejectedError     it refused the request (a 4xx answer)
+    │   │   └── ThreadBusyError      the thread already has an active run
+    │   └── TransientError           it may work if asked again
+    │       ├── RateLimitedError     429, with the Retry-After it asked for
+    │       ├── ServiceUnavailableError  a 5xx answer
+    │       └── ConnectionLostError  no answer at all (refused, reset, timed out)
+    │           └── StreamDroppedError  lost in the middle of an event stream
+    └── ProtocolError                the service said something runflow cannot follow
+        └── StreamError              an `error` event, or a stream with no run in it
 
 `ToolCallError`s never escape a run: they become structured error outputs the model can read
 and correct. `RunError`s are raised only by `RunResult.raise_for_status()`; `Runner.run`
-returns a result for every terminal status.
+returns a result for every terminal status. `TransientError`s are retried within a budget
+before they reach the caller.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ConnectionLostError",
     "ProtocolError",
+    "RateLimitedError",
     "RequestRejectedError",
     "RunCancelledError",
     "RunError",
@@ -32,11 +41,15 @@ __all__ = [
     "RunFailedError",
     "RunIncompleteError",
     "RunflowError",
+    "ServiceError",
+    "ServiceUnavailableError",
     "StreamDroppedError",
     "StreamError",
+    "ThreadBusyError",
     "ToolArgumentsError",
     "ToolCallError",
     "ToolDefinitionError",
+    "TransientError",
     "UnknownToolError",
     "UsageError",
 ]
@@ -100,12 +113,54 @@ class RunIncompleteError(RunError):
     """The run ended incomplete; the message carries `incomplete_details`."""
 
 
-class RequestRejectedError(RunflowError):
+class ServiceError(RunflowError):
+    """The service did not do what was asked."""
+
+
+class RequestRejectedError(ServiceError):
     """The service refused a request; `status_code` is the HTTP status it answered with."""
 
     def __init__(self, message: str, *, status_code: int) -> None:
         super().__init__(message)
         self.status_code = status_code
+
+
+class ThreadBusyError(RequestRejectedError):
+    """A run cannot start: the thread already has an active run (`active_run_id`)."""
+
+    def __init__(self, message: str, *, thread_id: str, active_run_id: str) -> None:
+        super().__init__(message, status_code=400)
+        self.thread_id = thread_id
+        self.active_run_id = active_run_id
+
+
+class TransientError(ServiceError):
+    """A failure that may go away if the request is made again."""
+
+
+class RateLimitedError(TransientError):
+    """429: the service asks to slow down, for `retry_after` seconds if it said."""
+
+    def __init__(self, message: str, *, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailableError(TransientError):
+    """A 5xx answer."""
+
+    def __init__(self, message: str, *, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class ConnectionLostError(TransientError):
+    """No answer: the connection was refused, reset or timed out. The request may or may not
+    have been carried out."""
+
+
+class StreamDroppedError(ConnectionLostError):
+    """The connection carrying a run's events was lost before the stream's end."""
 
 
 class ProtocolError(RunflowError):
@@ -114,8 +169,4 @@ class ProtocolError(RunflowError):
 
 
 class StreamError(ProtocolError):
-    """A run event stream ended without a decision or carried an `error` event."""
-
-
-class StreamDroppedError(StreamError):
-    """The connection carrying a run's events was lost before the stream's end."""
+    """A run event stream carried an `error` event, or ended before any run appeared."""

@@ -23,7 +23,7 @@ from runflow.dispatch import ToolCallObserver, ToolCallRecord
 from runflow.lifecycle import RunStatus, ToolCallRequest
 
 if TYPE_CHECKING:
-    from runflow.runner import RunResult
+    from runflow.result import RunResult
 
 __all__ = [
     "Instrumentation",

@@ -1,441 +1,368 @@
-"""Runner: the loop that drives one run to a terminal status.
+"""Runner: runs Assistants runs to completion for a service, and RunHandle to follow one.
 
-    observe (stream events) -> decide (lifecycle.decide) -> dispatch (tools) -> submit -> observe
+    runner = Runner(client, tools)
+    result = await runner.run(thread_id=..., assistant_id=...)      # wait for the end
 
-In streaming mode a run with k tool rounds costs exactly 1 + k requests: the create call and
-one submission per round, each answered by a stream that the server closes after
-requires_action or a terminal event. If a stream ends without either, the runner retrieves
-the run and continues from the status it really has.
+    async with Runner(client, tools) as runner:                      # or start in the background
+        handle = runner.start(thread_id=..., assistant_id=...)
+        async for event in handle.events():                          # stream progress
+            ...
+        result = await handle.result()
+
+The Runner owns what is shared between runs: the tools, the limits (runs at once, sync handler
+threads), the retry policy, the clock, the instrumentation, and the per-thread locks that
+serialise this process's runs on one thread. Each run is driven by its own `RunDriver`.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Iterable, Mapping
-from contextlib import AbstractContextManager, AsyncExitStack, nullcontext
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal
 
 import anyio
-from anyio import CapacityLimiter
+from anyio import CancelScope, CapacityLimiter
+from anyio.abc import TaskGroup
 from openai import AsyncOpenAI
-from openai.types.beta import AssistantStreamEvent
-from openai.types.beta.threads import Message, Run
-from openai.types.beta.threads.runs import RunStep
 
-from runflow.backends import Backend, EventStream
+from runflow._driver import DriverSettings, Mode, RunDriver
+from runflow.backends import Backend
 from runflow.backends.openai import OpenAIBackend
 from runflow.clock import Clock, SystemClock
-from runflow.deadline import DEFAULT_SAFETY_MARGIN, Deadline
-from runflow.dispatch import ToolCallRecord, dispatch_batch
-from runflow.errors import (
-    ProtocolError,
-    RequestRejectedError,
-    RunCancelledError,
-    RunError,
-    RunExpiredError,
-    RunFailedError,
-    RunIncompleteError,
-    StreamDroppedError,
-    StreamError,
-)
-from runflow.events import (
-    EventCallback,
-    MessageDelta,
-    OutputsSubmitted,
-    RunEvent,
-    StatusChanged,
-    ToolCallFinished,
-    ToolCallStarted,
-)
-from runflow.instrumentation import Instrumentation, RunInfo, RunObserver
-from runflow.lifecycle import (
-    Abort,
-    Decision,
-    Dispatch,
-    Finish,
-    RunSnapshot,
-    RunStatus,
-    ToolCallRequest,
-    Wait,
-    check_transition,
-    decide,
-)
+from runflow.deadline import DEFAULT_SAFETY_MARGIN
+from runflow.errors import RunCancelledError, ThreadBusyError, UsageError
+from runflow.events import EventCallback, RunEvent
+from runflow.instrumentation import Instrumentation, RunInfo
+from runflow.result import RunResult, status_of
+from runflow.retry import RetryPolicy, retrying
 from runflow.tools import Tool, ToolRegistry
 from runflow.tracing import default_instrumentation
 
-__all__ = ["RunResult", "Runner"]
+__all__ = ["RunHandle", "Runner", "ThreadPolicy"]
 
-_log = logging.getLogger("runflow")
-_CANCEL_WAIT_SECONDS = 10.0
-_FALLBACK_POLL_INTERVALS = (0.1, 0.2, 0.4, 0.8, 1.0)
+ThreadPolicy = Literal["wait", "cancel", "raise"]
+"""What to do when the thread already has an active run: wait for it to end, cancel it, or
+raise `ThreadBusyError`."""
+
+_BUSY_POLL = (0.1, 2.0)  # first and largest wait between checks of another run's status
 
 
 @dataclass(frozen=True)
-class RunResult:
-    """How a run ended: its last Run object, every tool call, the messages it wrote."""
-
-    run: Run
-    tool_calls: list[ToolCallRecord]
-    messages: list[Message]
-
-    @property
-    def status(self) -> RunStatus:
-        return RunStatus(self.run.status)
-
-    @property
-    def output_text(self) -> str:
-        """The text of the assistant messages this run wrote, in order."""
-        return "\n\n".join(
-            part.text.value
-            for message in self.messages
-            for part in message.content
-            if part.type == "text"
-        )
-
-    def raise_for_status(self) -> None:
-        """Raise the `RunError` matching the final status, unless it is completed."""
-        error = _run_error(self.run)
-        if error is not None:
-            raise error
+class _RunRequest:
+    assistant_id: str
+    thread_id: str | None
+    thread: Mapping[str, Any] | None
+    options: Mapping[str, Any]
+    thread_policy: ThreadPolicy
 
 
 class Runner:
-    """Drives Assistants runs to completion, executing their function calls locally."""
+    """Drives Assistants runs to completion, executing their function calls locally.
+
+    Args:
+        client: an `AsyncOpenAI` / `AsyncAzureOpenAI` client (its own retries are switched
+            off: the Runner retries), or any `Backend`.
+        tools: the tools runs may call.
+        mode: `"stream"` (default: 1 + k requests for k tool rounds) or `"poll"`.
+        thread_policy: default for `run()`: what to do when the thread is busy.
+        max_concurrent_runs: runs driven at once by this Runner; more wait their turn.
+        max_handler_threads: worker threads for sync handlers, shared by all runs.
+        retry: how transient failures (429, 5xx, lost connections) are retried.
+        safety_margin: seconds kept back from `expires_at` for submitting outputs.
+        clock: the clock deadlines and waits use (tests pass `runflow.testing.FakeClock`).
+        instrumentation: tracing hooks; OpenTelemetry (a no-op without an SDK) by default.
+    """
 
     def __init__(
         self,
         client: AsyncOpenAI | Backend,
         tools: ToolRegistry | Iterable[Tool[..., Any]] = (),
         *,
-        clock: Clock | None = None,
-        safety_margin: float = DEFAULT_SAFETY_MARGIN,
+        mode: Mode = "stream",
+        thread_policy: ThreadPolicy = "wait",
+        max_concurrent_runs: int = 100,
         max_handler_threads: int = 16,
+        retry: RetryPolicy | None = None,
+        safety_margin: float = DEFAULT_SAFETY_MARGIN,
+        clock: Clock | None = None,
         instrumentation: Instrumentation | None = None,
     ) -> None:
+        if mode not in ("stream", "poll"):
+            raise UsageError(f"mode must be 'stream' or 'poll', not {mode!r}")
         self.backend: Backend = OpenAIBackend(client) if isinstance(client, AsyncOpenAI) else client
         self.tools = tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
+        self.mode: Mode = mode
+        self.thread_policy: ThreadPolicy = thread_policy
         self.clock: Clock = clock or SystemClock()
-        self.safety_margin = safety_margin
-        self._thread_limiter = CapacityLimiter(max_handler_threads)
         self.instrumentation: Instrumentation = instrumentation or default_instrumentation()
+        self._settings = DriverSettings(
+            backend=self.backend,
+            tools=self.tools,
+            clock=self.clock,
+            safety_margin=safety_margin,
+            retry=retry or RetryPolicy(),
+            thread_limiter=CapacityLimiter(max_handler_threads),
+            mode=mode,
+        )
+        self._run_limiter = CapacityLimiter(max_concurrent_runs)
+        self._thread_locks: dict[str, tuple[anyio.Lock, int]] = {}
+        self._task_group: TaskGroup | None = None
 
     async def run(
         self,
         *,
-        thread_id: str,
         assistant_id: str,
+        thread_id: str | None = None,
+        thread: Mapping[str, Any] | None = None,
+        thread_policy: ThreadPolicy | None = None,
         on_event: EventCallback | None = None,
         **options: Any,
     ) -> RunResult:
-        """Create a run on `thread_id` and drive it to a terminal status.
+        """Create a run and drive it to a terminal status.
 
-        `options` are passed to run creation as they are (`instructions`, `tool_choice`,
-        `metadata`, `additional_messages`, `model`, ...). Returns a `RunResult` for every
-        terminal status; call `raise_for_status()` to turn the unhappy ones into exceptions.
+        The run goes on `thread_id`, or on a new thread created with it (`thread` holds the
+        new thread's `messages`, `metadata`...; create-thread-and-run) when no `thread_id` is
+        given. `options` are passed to run creation as they are (`instructions`,
+        `additional_instructions`, `additional_messages`, `tool_choice`, `metadata`, `model`,
+        ...). Returns a `RunResult` for every terminal status; call `raise_for_status()` to
+        turn the unhappy ones into exceptions.
         """
+        request = self._request(assistant_id, thread_id, thread, thread_policy, options)
+        return await self._execute(request, on_event, _Slot())
+
+    def start(
+        self,
+        *,
+        assistant_id: str,
+        thread_id: str | None = None,
+        thread: Mapping[str, Any] | None = None,
+        thread_policy: ThreadPolicy | None = None,
+        **options: Any,
+    ) -> RunHandle:
+        """Like `run()`, in the background: returns a `RunHandle` at once.
+
+        Needs the Runner entered (`async with runner:`); leaving that block waits for the
+        runs started in it.
+        """
+        if self._task_group is None:
+            raise UsageError("Runner.start() needs the runner entered: `async with runner:`")
+        request = self._request(assistant_id, thread_id, thread, thread_policy, options)
+        handle = RunHandle()
+        self._task_group.start_soon(self._execute_in_background, request, handle)
+        return handle
+
+    async def __aenter__(self) -> Runner:
+        if self._task_group is not None:
+            raise UsageError("this Runner is already entered")
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        group, self._task_group = self._task_group, None
+        assert group is not None
+        return await group.__aexit__(exc_type, exc, traceback)
+
+    # -- running -------------------------------------------------------------------------
+
+    def _request(
+        self,
+        assistant_id: str,
+        thread_id: str | None,
+        thread: Mapping[str, Any] | None,
+        thread_policy: ThreadPolicy | None,
+        options: Mapping[str, Any],
+    ) -> _RunRequest:
+        if thread_id is not None and thread is not None:
+            raise UsageError("give either thread_id (an existing thread) or thread (a new one)")
+        if thread_id is None and thread is None:
+            thread = {}
+        policy = thread_policy or self.thread_policy
+        return _RunRequest(assistant_id, thread_id, thread, options, policy)
+
+    async def _execute(
+        self, request: _RunRequest, on_event: EventCallback | None, slot: _Slot
+    ) -> RunResult:
         info = RunInfo(
-            assistant_id=assistant_id,
-            thread_id=thread_id,
-            options=options,
+            assistant_id=request.assistant_id,
+            thread_id=request.thread_id,
+            options=request.options,
             provider_name=self.backend.provider_name,
             server_address=self.backend.server_address,
-            mode="stream",
+            mode=self.mode,
         )
-        with self.instrumentation.run(info) as observer:
-            state = _RunState(thread_id, self.clock, observer, on_event)
-            try:
-                result = await self._drive(state, assistant_id, options)
-            except BaseException:
-                # Whatever stops us (the caller's cancellation, an error), the server run
-                # must not be left holding its thread until it expires.
-                await self._cancel(state)
-                raise
-            observer.finished(result)
-            return result
+        async with self._run_limiter, self._thread_lock(request.thread_id):
+            with self.instrumentation.run(info) as observer:
+                while True:
+                    driver = RunDriver(self._settings, observer, on_event, request.thread_id)
+                    slot.driver = driver
+                    try:
+                        result = await driver.drive(
+                            assistant_id=request.assistant_id,
+                            options=request.options,
+                            thread=request.thread,
+                        )
+                    except ThreadBusyError as busy:
+                        if request.thread_policy == "raise":
+                            raise
+                        await self._end_active_run(busy, cancel=request.thread_policy == "cancel")
+                        continue
+                    observer.finished(result)
+                    return result
 
-    async def _drive(
-        self, state: _RunState, assistant_id: str, options: Mapping[str, Any]
-    ) -> RunResult:
-        stream = self.backend.create_run_stream(
-            thread_id=state.thread_id, assistant_id=assistant_id, options=options
-        )
-        decision = await self._follow(stream, state)
-        while True:
-            if isinstance(decision, Finish):
-                return state.result()
-            if isinstance(decision, Abort):
-                raise ProtocolError(f"run {state.run_id}: {decision.reason}")
-            assert isinstance(decision, Dispatch)
-            decision = await self._dispatch_and_submit(decision, state)
-
-    async def _follow(
-        self,
-        stream: EventStream,
-        state: _RunState,
-        opening: AbstractContextManager[None] | None = None,
-    ) -> Decision:
-        """Read a stream to its end; return the decision for the latest status it showed.
-
-        `opening` is entered around the request that opens the stream. A stream that ends
-        (or drops) before requires_action or a terminal status is not an answer: the runner
-        then asks the run itself.
-        """
-        decision: Decision = Wait()
+    async def _execute_in_background(self, request: _RunRequest, handle: RunHandle) -> None:
+        slot = _Slot()
         try:
-            async with AsyncExitStack() as stack:
-                with opening or nullcontext():
-                    events = await stack.enter_async_context(stream)
-                async for event in events:
-                    observed = self._observe(event, state)
-                    if not isinstance(observed, Wait):
-                        decision = observed
-        except RequestRejectedError:
-            ended = await self._ended_meanwhile(state)
-            if ended is None:
-                raise
-            return ended
-        except StreamDroppedError:
-            if state.run is None:
-                raise  # we cannot know whether the run exists
-        if isinstance(decision, Wait):
-            return await self._poll_for_decision(state)
-        return decision
+            with CancelScope() as scope:
+                handle._attach(scope, slot)
+                handle._finish(await self._execute(request, handle._push, slot), None)
+        except Exception as exc:  # the run's failure is the handle's to report, not the group's
+            handle._finish(None, exc)
+        finally:  # cancelled (by the handle or the runner's own scope): what the run became
+            handle._finish(slot.partial_result(), None)
 
-    async def _ended_meanwhile(self, state: _RunState) -> Finish | None:
-        """After a refused request: the run's terminal status if it has ended (a submission
-        that came after `expires_at`, a run cancelled by someone else), else None."""
-        if state.run is None:
-            return None  # the run was never created
-        run = await self.backend.retrieve_run(thread_id=state.thread_id, run_id=state.run_id)
-        decision = self._observe_run(run, state)
-        return decision if isinstance(decision, Finish) else None
-
-    def _observe(self, event: AssistantStreamEvent, state: _RunState) -> Decision:
-        if event.event == "error":
-            raise StreamError(f"the service sent an error event: {event.data.message}")
-        if event.event == "thread.message.delta":
-            for part in event.data.delta.content or ():
-                if part.type == "text" and part.text is not None and part.text.value:
-                    state.emit(MessageDelta(state.run_id, event.data.id, part.text.value))
-        elif event.event == "thread.message.completed":
-            state.messages.append(event.data)
-        elif event.event.startswith("thread.run.step."):
-            if isinstance(event.data, RunStep):
-                state.observer.step_changed(event.data)
-        elif isinstance(event.data, Run):
-            return self._observe_run(event.data, state, created=event.event == "thread.run.created")
-        return Wait()
-
-    def _observe_run(self, run: Run, state: _RunState, *, created: bool = False) -> Decision:
-        now = self.clock.now()
-        status = _status_of(run)
-        previous = state.status
-        check_transition(previous, status)
-        if created and state.server_time_reference is None:
-            # A run's created_at, seen as it is created, is the server's time at receipt.
-            state.server_time_reference = (float(run.created_at), now)
-        state.run = run
-        if status is not previous:
-            state.observer.status_changed(run, previous, status, now)
-            state.emit(StatusChanged(run.id, previous, status, now))
-        decision = decide(_snapshot(run, status))
-        if isinstance(decision, Dispatch):
-            return state.unanswered(decision)
-        return decision
-
-    async def _poll_for_decision(self, state: _RunState) -> Decision:
-        """The stream ended before requires_action or a terminal event: ask the run itself."""
-        if state.run is None:
-            raise StreamError("the run event stream ended before the run was created")
-        for interval in _poll_intervals():
-            run = await self.backend.retrieve_run(thread_id=state.thread_id, run_id=state.run_id)
-            state.observer.polled()
-            decision = self._observe_run(run, state)
-            if not isinstance(decision, Wait):
-                return decision
-            await self.clock.sleep_until(self.clock.now() + interval)
-        raise AssertionError("unreachable: polling ends with a decision")  # pragma: no cover
-
-    async def _dispatch_and_submit(self, decision: Dispatch, state: _RunState) -> Decision:
-        deadline = state.deadline(self.safety_margin)
-        state.answered.update(call.id for call in decision.tool_calls)
-        run = state.current_run
-        records = await dispatch_batch(
-            decision.tool_calls,
-            self.tools,
-            clock=self.clock,
-            deadline=deadline,
-            thread_limiter=self._thread_limiter,
-            on_start=state.call_started,
-            on_finish=state.call_finished,
-            trace_call=lambda call: state.observer.tool_call(call, run),
-        )
-        now = self.clock.now()
-        call_ids = [record.call_id for record in records]
-        time_left = None if deadline is None else deadline.until_expiry(now)
-        state.emit(
-            OutputsSubmitted(
-                run_id=state.run_id,
-                tool_call_ids=call_ids,
-                time_left=time_left,
-                expires_at=None if deadline is None else deadline.expires_at,
-                at=now,
+    async def _end_active_run(self, busy: ThreadBusyError, *, cancel: bool) -> None:
+        """Wait for (or cancel, then wait for) the run that keeps the thread busy."""
+        backend, thread_id, run_id = self.backend, busy.thread_id, busy.active_run_id
+        if cancel:
+            await retrying(
+                lambda: backend.cancel_run(thread_id=thread_id, run_id=run_id),
+                policy=self._settings.retry,
+                clock=self.clock,
             )
-        )
-        stream = self.backend.submit_tool_outputs_stream(
-            thread_id=state.thread_id,
-            run_id=state.run_id,
-            tool_outputs=[
-                {"tool_call_id": record.call_id, "output": record.output} for record in records
-            ],
-        )
-        opening = state.observer.submission(run, call_ids, time_left)
-        return await self._follow(stream, state, opening)
+        wait = _BUSY_POLL[0]
+        while True:
+            reply = await retrying(
+                lambda: backend.retrieve_run(thread_id=thread_id, run_id=run_id),
+                policy=self._settings.retry,
+                clock=self.clock,
+            )
+            if status_of(reply.run).is_terminal:
+                return
+            pause = reply.poll_after if reply.poll_after is not None else wait
+            await self.clock.sleep_until(self.clock.now() + pause)
+            wait = min(wait * 2, _BUSY_POLL[1])
 
-    async def _cancel(self, state: _RunState) -> None:
-        """Cancel the server run and wait, bounded, until it has ended.
+    def _thread_lock(self, thread_id: str | None) -> _ThreadLock:
+        return _ThreadLock(self._thread_locks, thread_id)
 
-        Shielded from the caller's cancellation; a failure here never hides the reason the
-        run is being abandoned (it is logged instead).
-        """
-        if state.run is None or state.status is None or state.status.is_terminal:
+
+class _ThreadLock:
+    """This process's lock on one thread, dropped from the table when nobody holds or wants it."""
+
+    def __init__(self, table: dict[str, tuple[anyio.Lock, int]], thread_id: str | None) -> None:
+        self._table = table
+        self._thread_id = thread_id
+
+    async def __aenter__(self) -> None:
+        if self._thread_id is None:
+            return  # a new thread: nobody else can be using it
+        lock, users = self._table.get(self._thread_id, (anyio.Lock(), 0))
+        self._table[self._thread_id] = (lock, users + 1)
+        try:
+            await lock.acquire()
+        except BaseException:
+            self._release_use()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._thread_id is None:
             return
-        with anyio.move_on_after(_CANCEL_WAIT_SECONDS, shield=True):
-            try:
-                await self.backend.cancel_run(thread_id=state.thread_id, run_id=state.run_id)
-                for interval in _poll_intervals():
-                    run = await self.backend.retrieve_run(
-                        thread_id=state.thread_id, run_id=state.run_id
-                    )
-                    if _status_of(run).is_terminal:
-                        state.run = run
-                        return
-                    await self.clock.sleep_until(self.clock.now() + interval)
-            except Exception:
-                _log.warning("could not cancel run %s", state.run_id, exc_info=True)
+        self._table[self._thread_id][0].release()
+        self._release_use()
+
+    def _release_use(self) -> None:
+        assert self._thread_id is not None
+        lock, users = self._table[self._thread_id]
+        if users == 1:
+            del self._table[self._thread_id]
+        else:
+            self._table[self._thread_id] = (lock, users - 1)
 
 
-@dataclass
-class _RunState:
-    """What the runner knows about the run it drives."""
+class _Slot:
+    """Where a background run keeps its current driver, to report what it did if cancelled."""
 
-    thread_id: str
-    clock: Clock
-    observer: RunObserver
-    on_event: EventCallback | None
-    run: Run | None = None
-    server_time_reference: tuple[float, float] | None = None
-    """(a server timestamp, the local time it was observed at)."""
-    tool_calls: list[ToolCallRecord] = field(default_factory=lambda: [])
-    messages: list[Message] = field(default_factory=lambda: [])
-    answered: set[str] = field(default_factory=lambda: set())
-    """Ids of the tool calls already dispatched: none of them ever runs twice."""
+    driver: RunDriver | None = None
 
-    @property
-    def current_run(self) -> Run:
-        if self.run is None:
-            raise ProtocolError("no run has been observed yet")
-        return self.run
-
-    @property
-    def run_id(self) -> str:
-        return "" if self.run is None else self.run.id
-
-    @property
-    def status(self) -> RunStatus | None:
-        return None if self.run is None else _status_of(self.run)
-
-    def deadline(self, safety_margin: float) -> Deadline | None:
-        if self.run is None or self.run.expires_at is None or self.server_time_reference is None:
+    def partial_result(self) -> RunResult | None:
+        driver = self.driver
+        if driver is None or driver.run is None:
             return None
-        server_time, local_time = self.server_time_reference
-        return Deadline.from_server_time(
-            float(self.run.expires_at),
-            server_time=server_time,
-            local_time=local_time,
-            safety_margin=safety_margin,
-        )
-
-    def unanswered(self, decision: Dispatch) -> Dispatch | Wait:
-        """The calls not dispatched yet; Wait if a repeated requires_action has none left."""
-        fresh = [call for call in decision.tool_calls if call.id not in self.answered]
-        return Dispatch(fresh) if fresh else Wait()
-
-    def emit(self, event: RunEvent) -> None:
-        if self.on_event is not None:
-            self.on_event(event)
-
-    def call_started(self, call: ToolCallRequest) -> None:
-        self.emit(ToolCallStarted(self.run_id, call, self.clock.now()))
-
-    def call_finished(self, record: ToolCallRecord) -> None:
-        self.tool_calls.append(record)
-        self.emit(ToolCallFinished(self.run_id, record))
-
-    def result(self) -> RunResult:
-        return RunResult(run=self.current_run, tool_calls=self.tool_calls, messages=self.messages)
+        return driver.partial_result()
 
 
-def _status_of(run: Run) -> RunStatus:
-    try:
-        return RunStatus(run.status)
-    except ValueError:
-        raise ProtocolError(f"run {run.id} has an unknown status {run.status!r}") from None
+class RunHandle:
+    """A run started with `Runner.start()`: follow it, wait for it, or cancel it."""
 
+    def __init__(self) -> None:
+        self._events: list[RunEvent] = []
+        self._changed = anyio.Event()
+        self._done = anyio.Event()
+        self._result: RunResult | None = None
+        self._error: BaseException | None = None
+        self._scope: CancelScope | None = None
+        self._slot: _Slot | None = None
 
-def _snapshot(run: Run, status: RunStatus) -> RunSnapshot:
-    """The run as `decide()` sees it. The SDK builds its models without validation, so every
-    field the protocol promises is checked here before it is read."""
-    action = run.required_action
-    if status is not RunStatus.REQUIRES_ACTION or action is None:
-        return RunSnapshot(status)
-    submit = getattr(action, "submit_tool_outputs", None)
-    if action.type != "submit_tool_outputs" or submit is None:
-        return RunSnapshot(status, required_action_type=str(action.type))
-    try:
-        calls = [
-            ToolCallRequest(
-                id=str(call.id),
-                name=str(call.function.name),
-                arguments=_arguments_text(call.function.arguments),
-            )
-            for call in submit.tool_calls or ()
-        ]
-    except AttributeError as exc:
-        raise ProtocolError(f"run {run.id} has a malformed required_action: {exc}") from exc
-    return RunSnapshot(status, required_action_type=action.type, tool_calls=calls)
+    @property
+    def run_id(self) -> str | None:
+        """The run's id, once the service has created it."""
+        driver = None if self._slot is None else self._slot.driver
+        return None if driver is None or driver.run is None else driver.run.id
 
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
 
-def _arguments_text(arguments: object) -> str:
-    """The arguments as the model's JSON text (a service may send null or an object)."""
-    if isinstance(arguments, str):
-        return arguments
-    return "" if arguments is None else json.dumps(arguments)
+    async def result(self) -> RunResult:
+        """Wait for the run to end; its result, or the exception that stopped the Runner.
 
+        A run stopped by `cancel()` gives the result it ended with (normally status
+        cancelled), or `RunCancelledError` if it was stopped before the service created it.
+        """
+        await self._done.wait()
+        if self._error is not None:
+            raise self._error
+        if self._result is None:
+            message = "the run was cancelled before the service created it"
+            raise RunCancelledError(message, run_id="", status="cancelled")
+        return self._result
 
-def _poll_intervals() -> Iterable[float]:
-    yield from _FALLBACK_POLL_INTERVALS
-    while True:
-        yield _FALLBACK_POLL_INTERVALS[-1]
+    async def cancel(self) -> RunResult | None:
+        """Stop driving the run, cancel it on the service, and wait for it to end there."""
+        if self._scope is not None:
+            self._scope.cancel()
+        await self._done.wait()
+        return self._result
 
+    async def events(self) -> AsyncIterator[RunEvent]:
+        """Every event of the run, from its start, as they happen; ends when the run ends."""
+        index = 0
+        while True:
+            while index < len(self._events):
+                yield self._events[index]
+                index += 1
+            if self._done.is_set():
+                return
+            await self._changed.wait()
 
-def _run_error(run: Run) -> RunError | None:
-    status = _status_of(run)
-    errors: Mapping[RunStatus, type[RunError]] = {
-        RunStatus.FAILED: RunFailedError,
-        RunStatus.EXPIRED: RunExpiredError,
-        RunStatus.CANCELLED: RunCancelledError,
-        RunStatus.INCOMPLETE: RunIncompleteError,
-    }
-    if status not in errors:
-        return None
-    detail = ""
-    if run.last_error is not None:
-        detail = f": {run.last_error.code}: {run.last_error.message}"
-    elif run.incomplete_details is not None:
-        detail = f": {run.incomplete_details.reason}"
-    return errors[status](
-        f"run {run.id} ended {status.value}{detail}", run_id=run.id, status=status
-    )
+    def _attach(self, scope: CancelScope, slot: _Slot) -> None:
+        self._scope, self._slot = scope, slot
+
+    def _push(self, event: RunEvent) -> None:
+        self._events.append(event)
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    def _finish(self, result: RunResult | None, error: BaseException | None) -> None:
+        if self._done.is_set():
+            return
+        self._result, self._error = result, error
+        self._done.set()
+        self._changed.set()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -89,6 +91,31 @@ class FakeClock:
     def next_deadline(self) -> float | None:
         """The earliest deadline anyone waits for, or None."""
         return self._sleepers[0][0] if self._sleepers else None
+
+    @asynccontextmanager
+    async def autojump(self) -> AsyncIterator[list[float]]:
+        """While inside: whenever every task waits and one sleeps on this clock, jump the time
+        to the earliest deadline (like trio's MockClock autojump). Yields the list of jumps
+        made, in seconds, so a test can check how long the code under test chose to wait."""
+        jumps: list[float] = []
+
+        async def jump_when_idle() -> None:
+            while True:
+                await self.wait_for_sleepers(1)
+                await anyio.wait_all_tasks_blocked()
+                deadline = self.next_deadline
+                if deadline is not None and deadline > self._now:
+                    jumps.append(deadline - self._now)
+                    self.set(deadline)
+                elif deadline is not None:
+                    self.set(self._now)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(jump_when_idle)
+            try:
+                yield jumps
+            finally:
+                group.cancel_scope.cancel()
 
     async def wait_for_sleepers(self, count: int = 1) -> None:
         """Wait until at least `count` tasks are sleeping on this clock."""

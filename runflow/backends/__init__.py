@@ -1,24 +1,39 @@
 """The Backend protocol: the only door between runflow's loop and the network.
 
-Everything a Runner decides is pure code around these few calls. The vocabulary is the
-`openai` package's own types (`Run`, `AssistantStreamEvent`), because that package is the
-wire client; `OpenAIBackend` adapts an `AsyncOpenAI` or `AsyncAzureOpenAI` client.
+Everything a Runner decides is pure code around these calls. The vocabulary is the `openai`
+package's own types (`Run`, `Message`, `AssistantStreamEvent`), because that package is the wire
+client; `OpenAIBackend` adapts an `AsyncOpenAI` or `AsyncAzureOpenAI` client.
+
+A backend translates its failures into runflow's exception tree at this boundary:
+`RequestRejectedError` (4xx), `RateLimitedError` (429), `ServiceUnavailableError` (5xx),
+`ConnectionLostError` (no answer) and `StreamDroppedError` (a stream cut in the middle).
+It does not retry: the Runner does, knowing which requests are safe to repeat.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from openai.types.beta import AssistantStreamEvent
-from openai.types.beta.threads import Run
+from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
 
-__all__ = ["Backend", "EventStream", "ToolOutput"]
+__all__ = ["Backend", "EventStream", "RunReply", "ToolOutput"]
 
 EventStream = AbstractAsyncContextManager[AsyncIterator[AssistantStreamEvent]]
 """An open stream of run events; leaving the context closes the connection."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunReply:
+    """A Run object as the service answered it, with the advice that came along."""
+
+    run: Run
+    poll_after: float | None = None
+    """Seconds the service asks clients to wait before polling again (`openai-poll-after-ms`)."""
 
 
 class Backend(Protocol):
@@ -32,12 +47,38 @@ class Backend(Protocol):
         """Create a run with `stream=True`; `options` are the API's run parameters."""
         ...
 
+    def create_thread_and_run_stream(
+        self, *, assistant_id: str, thread: Mapping[str, Any], options: Mapping[str, Any]
+    ) -> EventStream:
+        """Create a thread (`thread` holds its messages, metadata...) and a run on it."""
+        ...
+
     def submit_tool_outputs_stream(
         self, *, thread_id: str, run_id: str, tool_outputs: Sequence[ToolOutput]
     ) -> EventStream:
         """Submit the outputs of one requires_action round with `stream=True`."""
         ...
 
-    async def retrieve_run(self, *, thread_id: str, run_id: str) -> Run: ...
+    async def create_run(
+        self, *, thread_id: str, assistant_id: str, options: Mapping[str, Any]
+    ) -> RunReply: ...
+
+    async def create_thread_and_run(
+        self, *, assistant_id: str, thread: Mapping[str, Any], options: Mapping[str, Any]
+    ) -> RunReply: ...
+
+    async def submit_tool_outputs(
+        self, *, thread_id: str, run_id: str, tool_outputs: Sequence[ToolOutput]
+    ) -> RunReply: ...
+
+    async def retrieve_run(self, *, thread_id: str, run_id: str) -> RunReply: ...
 
     async def cancel_run(self, *, thread_id: str, run_id: str) -> Run: ...
+
+    async def list_runs(self, *, thread_id: str, limit: int = 20) -> list[Run]:
+        """The thread's latest runs, newest first."""
+        ...
+
+    async def list_run_messages(self, *, thread_id: str, run_id: str) -> list[Message]:
+        """The messages a run wrote, oldest first."""
+        ...

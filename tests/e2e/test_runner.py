@@ -237,7 +237,9 @@ async def test_run_options_reach_the_run(make_server: ServerFactory) -> None:
 
     assert result.status is S.COMPLETED
     assert result.run.instructions == "Answer in French."
-    assert result.run.metadata == {"ticket": "T-42"}
+    assert result.run.metadata is not None
+    assert result.run.metadata["ticket"] == "T-42"
+    assert len(result.run.metadata["runflow_run_key"]) == 32  # the idempotency key
     assert result.run.tool_choice == "auto"
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable, Iterable
+import socket
+import threading
+from collections.abc import AsyncIterable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import openai
+import uvicorn
 from pydantic import BaseModel
 
 RECORDINGS = Path("/work/shared/fixtures/openai-recordings/assistants")
@@ -61,3 +65,21 @@ async def stream_run(client: openai.AsyncOpenAI, assistant_id: str, thread_id: s
         thread_id=thread_id, assistant_id=assistant_id, stream=True
     )
     return await read_stream(stream)
+
+
+@contextmanager
+def serve_in_thread(app: Any) -> Iterator[str]:
+    """Serve `app` with uvicorn in a thread, on a socket bound here to a free 127.0.0.1 port
+    (so it accepts connections before uvicorn even starts); yield its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

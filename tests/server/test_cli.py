@@ -81,3 +81,13 @@ def test_a_bad_scenario_file_stops_serve_with_a_message(
         f"runflow serve: {bad}: step 1: unknown placeholder {{nope}} (known: {{outputs}},"
         " {output.TOOL}, {last_user_message})\n"
     )
+
+
+def test_a_bad_fault_file_stops_serve_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "faults.yaml"
+    bad.write_text("rules: [{kind: explode}]")
+
+    assert serve_command(["--port", "0", "--faults", str(bad)]) == 2
+    assert capsys.readouterr().err.startswith(f"runflow serve: {bad}: not a fault configuration")

@@ -65,6 +65,7 @@ async def test_a_new_run_looks_like_the_recorded_one(http: httpx2.AsyncClient) -
     expected = dict(recorded("BasicRunOperationsWork.json", 4))
     for volatile in ("id", "assistant_id", "thread_id", "created_at", "expires_at"):
         expected.pop(volatile)
+    expected["instructions"] = ""  # recorded null; the SDK's strict validation wants a string
     assert {key: run[key] for key in expected} == expected
     assert run["expires_at"] == run["created_at"] + 600
     assert run["id"].startswith("run_") and len(run["id"]) == len("run_") + 24

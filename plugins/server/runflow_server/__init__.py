@@ -21,16 +21,20 @@ from .brains import (
 )
 from .cli import serve_command
 from .clock import Clock, SystemClock
+from .faults import ConnectionDropped, FaultConfig, FaultRule
 from .scenario import Scenario, ScenarioError, ScriptedBrain, load_scenario, load_scenarios
 
 __all__ = [
     "Brain",
     "CallTools",
     "Clock",
+    "ConnectionDropped",
     "Decision",
     "DefaultBrain",
     "Delay",
     "Fail",
+    "FaultConfig",
+    "FaultRule",
     "Incomplete",
     "Reply",
     "Scenario",

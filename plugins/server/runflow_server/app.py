@@ -21,23 +21,34 @@ Deliberate differences from the hosted API (the recordings in `shared/fixtures`)
 - run steps carry both `expires_at` (as recorded) and `expired_at` (as specified);
 - a thread created by POST /threads/runs has `tool_resources: {}` (the recording shows
   `{"code_interpreter": {"file_ids": []}}`);
-- requests carry no authentication: any API key is accepted.
+- without `api_key`, requests carry no authentication: any API key is accepted.
+
+The same routes are mounted under `/v1` (OpenAI), `/openai` (Azure OpenAI: an `api-version`
+query is required) and `/api/projects/{project}` (Foundry). Around them, from the outside in:
+the fault injector (`faults.py`), then the request log and the API-key check (`middleware.py`).
 """
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount
+from starlette.types import ASGIApp
 
+from .brains import Brain
 from .clock import Clock, SystemClock
 from .engine import RunEngine
 from .errors import error_body
+from .faults import FaultConfig, FaultInjector, load_faults
+from .middleware import ApiKeyAuth, AzureApiVersion, RequestLog
 from .routes import routes
 from .scenario import BrainChooser, Scenario
 from .store import Store
@@ -52,6 +63,9 @@ def create_app(
     scenarios: Mapping[str, Scenario] | None = None,
     clock: Clock | None = None,
     run_expiry_seconds: float = 600,
+    faults: FaultConfig | str | os.PathLike[str] | None = None,
+    brain: Brain | None = None,
+    api_key: str | None = None,
 ) -> Starlette:
     """The run server.
 
@@ -62,30 +76,54 @@ def create_app(
         scenarios: more scenarios, selectable by an assistant's `metadata["scenario"]`.
         clock: where time comes from (tests pass a fake one); the system clock by default.
         run_expiry_seconds: how long after creation a run expires.
+        faults: faults to inject (`faults.py`), or a YAML / JSON file of them; none by default.
+            `app.state.faults` may be replaced at any time; `app.state.fault_counts` counts
+            the faults injected.
+        brain: a brain that decides every run, whatever the scenarios say.
+        api_key: when set, every request must carry it (`Authorization: Bearer` or `api-key`).
     """
     store = Store(db)
     engine = RunEngine(
         store,
         clock or SystemClock(),
-        BrainChooser.load(scenario, scenarios),
+        BrainChooser.load(scenario, scenarios, override=brain),
         run_expiry_seconds=run_expiry_seconds,
     )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine.start()
         try:
             yield
         finally:
             await engine.aclose()
             store.close()
 
-    app = Starlette(
-        routes=routes(),
+    api = routes()
+    middleware = [Middleware(RequestLog)]
+    if api_key is not None:
+        middleware.append(Middleware(ApiKeyAuth, api_key=api_key))
+    app = _RunServer(
+        routes=[
+            Mount("/v1", routes=api),
+            Mount("/openai", routes=api, middleware=[Middleware(AzureApiVersion)]),
+            Mount("/api/projects/{project}", routes=api),
+        ],
+        middleware=middleware,
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error},
     )
     app.state.engine = engine
+    app.state.faults = load_faults(faults)
+    app.state.fault_counts = Counter()
     return app
+
+
+class _RunServer(Starlette):
+    """Starlette with the fault injector outside everything, where it sees the raw connection."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return FaultInjector(super().build_middleware_stack(), self.state)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -18,17 +18,21 @@ from .errors import APIError, bad_request
 
 __all__ = [
     "AssistantBody",
+    "AssistantUpdateBody",
     "MessageBody",
+    "MetadataBody",
     "RunBody",
     "RunOptions",
     "SubmitToolOutputsBody",
     "ThreadAndRunBody",
     "ThreadBody",
+    "ThreadUpdateBody",
     "ToolOutput",
     "parse_body",
 ]
 
-MAX_TOOLS = 128
+MAX_TOOLS = 128  # per assistant
+MAX_RUN_TOOLS = 20  # per run (create run, create thread and run)
 _FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -121,12 +125,27 @@ class ImageFilePart(_Body):
 ContentPart = Annotated[TextPart | ImageURLPart | ImageFilePart, Field(discriminator="type")]
 
 
+class AttachmentTool(_Body):
+    type: Literal["code_interpreter", "file_search"]
+
+
+class Attachment(_Body):
+    file_id: str
+    tools: list[AttachmentTool] = []
+
+
 class MessageBody(_Body):
     """POST /threads/{thread_id}/messages, and the items of `messages` / `additional_messages`."""
 
     role: Literal["user", "assistant"]
     content: str | list[ContentPart]
-    attachments: list[dict[str, Any]] | None = None
+    attachments: list[Attachment] | None = None
+    metadata: Metadata | None = None
+
+
+class MetadataBody(_Body):
+    """POST /threads/{thread_id}/messages/{message_id} and .../runs/{run_id}: metadata only."""
+
     metadata: Metadata | None = None
 
 
@@ -135,15 +154,17 @@ class TruncationStrategy(_Body):
     last_messages: int | None = None
 
 
-class _ToolsMixin(_Body):
-    tools: list[Tool] | None = None
-
-    @field_validator("tools")
-    @classmethod
-    def _tool_count(cls, value: list[Tool] | None) -> list[Tool] | None:
-        if value is not None and len(value) > MAX_TOOLS:
-            raise ValueError(f"too many tools. The maximum number of tools is {MAX_TOOLS}")
+def _tool_limit(most: int) -> AfterValidator:
+    def check(value: list[Any] | None) -> list[Any] | None:
+        if value is not None and len(value) > most:
+            raise ValueError(f"too many tools. The maximum number of tools is {most}")
         return value
+
+    return AfterValidator(check)
+
+
+class _ToolsMixin(_Body):
+    tools: Annotated[list[Tool] | None, _tool_limit(MAX_TOOLS)] = None
 
 
 class AssistantBody(_ToolsMixin):
@@ -161,6 +182,19 @@ class AssistantBody(_ToolsMixin):
     response_format: Any = None
 
 
+class AssistantUpdateBody(AssistantBody):
+    """POST /assistants/{assistant_id}: any field of an assistant."""
+
+    model: str | None = None  # type: ignore[assignment]
+
+
+class ThreadUpdateBody(_Body):
+    """POST /threads/{thread_id}."""
+
+    tool_resources: dict[str, Any] | None = None
+    metadata: Metadata | None = None
+
+
 class ThreadBody(_Body):
     """POST /threads (and the `thread` of POST /threads/runs)."""
 
@@ -169,10 +203,11 @@ class ThreadBody(_Body):
     metadata: Metadata | None = None
 
 
-class RunOptions(_ToolsMixin):
+class RunOptions(_Body):
     """What a run may override of its assistant; shared by create run and create thread and run."""
 
     assistant_id: str
+    tools: Annotated[list[Tool] | None, _tool_limit(MAX_RUN_TOOLS)] = None
     model: str | None = None
     instructions: str | None = None
     metadata: Metadata | None = None

@@ -2,6 +2,7 @@
 
 ```
 runflow serve --host 127.0.0.1 --port 8000 [--db PATH] [--scenario FILE] [--expiry SECONDS]
+              [--faults FILE] [--api-key KEY]
 python -m runflow_server --port 8000
 ```
 Registered as the `serve` entry point of the `runflow.commands` group; the core CLI hands it the
@@ -16,6 +17,7 @@ import sys
 import uvicorn
 
 from .app import create_app
+from .faults import FaultConfigError
 from .scenario import ScenarioError
 
 __all__ = ["serve_command"]
@@ -30,6 +32,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--db", help="SQLite file to keep state in (default: in memory)")
     parser.add_argument("--scenario", help="scenario file (YAML or JSON) for the scripted brain")
     parser.add_argument(
+        "--api-key", help="require this key (Bearer or api-key header); off by default"
+    )
+    parser.add_argument("--faults", help="fault injection rules (YAML or JSON), off by default")
+    parser.add_argument(
         "--expiry", type=float, default=600, help="seconds until a run expires (600)"
     )
     return parser
@@ -39,8 +45,14 @@ def serve_command(argv: list[str]) -> int:
     """Parse `argv` (the arguments after `serve`) and serve until interrupted."""
     args = _parser().parse_args(argv)
     try:
-        app = create_app(db=args.db, scenario=args.scenario, run_expiry_seconds=args.expiry)
-    except ScenarioError as exc:
+        app = create_app(
+            db=args.db,
+            scenario=args.scenario,
+            run_expiry_seconds=args.expiry,
+            faults=args.faults,
+            api_key=args.api_key,
+        )
+    except (ScenarioError, FaultConfigError) as exc:
         print(f"runflow serve: {exc}", file=sys.stderr)
         return 2
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")

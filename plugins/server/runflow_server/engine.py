@@ -25,20 +25,30 @@ from collections.abc import Coroutine, Iterable
 from typing import Any
 
 from .bodies import MessageBody, RunBody, RunOptions, SubmitToolOutputsBody
-from .brains import Delay, ToolResult, Turn
+from .brains import Delay, Incomplete, ToolResult, Turn
 from .clock import Clock
 from .errors import bad_request, not_found
 from .events import EventBus, Subscription
 from .lifecycle import ACTIVE, EXPIRABLE, RunStatus, StepStatus, advance
 from .objects import run_object, user_message_object
 from .scenario import BrainChooser
-from .store import Store
-from .turns import TurnWriter
+from .store import Kind, Store
+from .turns import TurnWriter, fit_prompt
 
 __all__ = ["RunEngine"]
 
 JSON = dict[str, Any]
 log = logging.getLogger(__name__)
+
+# Per kind: its name in error texts, the parameter naming it, the prefix of its ids.
+_NAMES: dict[Kind, tuple[str, str, str]] = {
+    "assistants": ("assistant", "assistant_id", "asst"),
+    "threads": ("thread", "thread_id", "thread"),
+    "messages": ("message", "message_id", "msg"),
+    "runs": ("run", "run_id", "run"),
+    "run_steps": ("run step", "step_id", "step"),
+    "files": ("file", "file_id", ""),
+}
 
 
 class RunEngine:
@@ -55,31 +65,38 @@ class RunEngine:
         self._drivers: dict[str, asyncio.Task[None]] = {}
         self._watchdog: asyncio.Task[None] | None = None
         self._deadlines_changed = asyncio.Event()
+        self._started = False
 
     def now(self) -> int:
         return int(self.clock.now())
 
     # -- reading (with expiry) -------------------------------------------------------------
 
+    def get(self, kind: Kind, object_id: str, *, parent: str | None = None) -> JSON:
+        """An object by id (under `parent` when given): 400 for an id of the wrong kind, as the
+        hosted API ("Expected an ID that begins with 'thread'."), 404 when there is none."""
+        noun, param, prefix = _NAMES[kind]
+        if not object_id.startswith(prefix):
+            raise bad_request(
+                f"Invalid '{param}': '{object_id}'. Expected an ID that begins with '{prefix}'.",
+                param=param,
+                code="invalid_value",
+            )
+        found = self.store.get(kind, object_id, parent=parent)
+        if found is None:
+            raise not_found(noun, object_id)
+        return found
+
     def thread(self, thread_id: str) -> JSON:
-        thread = self.store.get("threads", thread_id)
-        if thread is None:
-            raise not_found("thread", thread_id)
-        return thread
+        return self.get("threads", thread_id)
 
     def assistant(self, assistant_id: str) -> JSON:
-        assistant = self.store.get("assistants", assistant_id)
-        if assistant is None:
-            raise not_found("assistant", assistant_id)
-        return assistant
+        return self.get("assistants", assistant_id)
 
     def run(self, thread_id: str, run_id: str) -> JSON:
         """A run of a thread, expired first if its time is up; 404s for either id."""
         self.thread(thread_id)
-        run = self.store.get("runs", run_id, parent=thread_id)
-        if run is None:
-            raise not_found("run", run_id)
-        return self.expire_if_due(run)
+        return self.expire_if_due(self.get("runs", run_id, parent=thread_id))
 
     def active_run(self, thread_id: str) -> JSON | None:
         """The thread's active run (queued, in_progress, requires_action, cancelling), if any."""
@@ -102,9 +119,17 @@ class RunEngine:
             raise bad_request(
                 f"Can't add messages to {thread_id} while a run {active['id']} is active."
             )
+        self.check_attachments([body])
         message = user_message_object(thread_id, body, created_at=self.now())
         self.store.insert("messages", message, parent=thread_id)
         return message
+
+    def check_attachments(self, messages: Iterable[MessageBody]) -> None:
+        """404 for an attachment naming a file that was never uploaded (or was deleted)."""
+        for message in messages:
+            for attachment in message.attachments or []:
+                if self.store.get("files", attachment.file_id) is None:
+                    raise not_found("file", attachment.file_id)
 
     def create_run(
         self, thread_id: str, body: RunOptions, *, subscribe: bool = False
@@ -123,8 +148,9 @@ class RunEngine:
             created_at=now,
             expires_at=int(now + self.run_expiry_seconds),
         )
+        extra = body.additional_messages if isinstance(body, RunBody) else None
+        self.check_attachments(extra or [])
         with self.store.transaction():
-            extra = body.additional_messages if isinstance(body, RunBody) else None
             for message in extra or []:
                 self.store.insert(
                     "messages",
@@ -204,6 +230,28 @@ class RunEngine:
 
     # -- background work -------------------------------------------------------------------
 
+    def start(self) -> None:
+        """On first use: pick up the runs a previous server left active on this database.
+
+        Overdue runs expire; runs that were queued or being decided are driven again from the
+        top of their turn; cancelling runs are cancelled; the watchdog watches the rest.
+        """
+        if self._started:
+            return
+        self._started = True
+        for run in self.store.with_status("runs", ACTIVE):
+            run = self.expire_if_due(run)
+            if run["status"] == RunStatus.CANCELLING:
+                self._spawn(self._finish_cancel(run["id"]))
+            elif run["status"] in (RunStatus.QUEUED, RunStatus.IN_PROGRESS):
+                if run["status"] == RunStatus.IN_PROGRESS:
+                    advance(run, RunStatus.QUEUED)
+                    self.store.save("runs", run)
+                log.info("run %s resumed after a restart", run["id"])
+                self._start_driver(run["id"])
+            else:
+                self._ensure_watchdog()
+
     def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
@@ -235,7 +283,12 @@ class RunEngine:
         self.store.save("runs", run)
         self.bus.publish(run_id, "thread.run.in_progress", run)
         while True:
-            turn = self._turn(run)
+            turn = fit_prompt(self._turn(run))
+            if turn is None:
+                self._writer.apply(
+                    run, self._turn(run), Incomplete("max_prompt_tokens"), now=self.now()
+                )
+                return
             decision = await self.brains.brain_for(turn.assistant).decide(turn)
             run = self._current(run_id, RunStatus.IN_PROGRESS)
             if run is None:
@@ -275,6 +328,8 @@ class RunEngine:
         if run is None or run["status"] != RunStatus.IN_PROGRESS:
             return
         message = f"The server failed while running the run: {type(exc).__name__}: {exc}"
+        error = {"code": "server_error", "message": message, "param": None, "type": "server_error"}
+        self.bus.publish(run_id, "error", error)
         self._writer.fail(run, "server_error", message, now=self.now())
 
     async def _finish_cancel(self, run_id: str) -> None:
@@ -298,6 +353,7 @@ class RunEngine:
         """Expire runs left in requires_action, sleeping until the earliest `expires_at`."""
         while True:
             self._deadlines_changed.clear()
+            # runs being driven are their driver's to expire, after each decision or delay
             waiting = self.store.with_status("runs", [RunStatus.REQUIRES_ACTION])
             for run in waiting:
                 self.expire_if_due(run)

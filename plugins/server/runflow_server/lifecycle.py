@@ -2,18 +2,22 @@
 
 ```
 queued ──> in_progress ──> requires_action ──(tool outputs)──> queued ──> ...
+  ^             │
+  └─(restart)───┘   a server restarted on its database queues again the runs it was deciding
                │                 │
                ├──> completed    ├──> expired   (expires_at passed; queued/in_progress too)
                ├──> failed       └──> cancelling ──> cancelled
                └──> incomplete        (cancel from queued, in_progress or requires_action)
 ```
 
-Pure: no I/O. The engine calls `advance()` for every change, so an illegal transition is a bug
-that names itself instead of a silently corrupted run.
+No I/O but one log record per transition (`runflow_server.lifecycle`, with `run_id`, `source`
+and `target` as extra fields). The engine calls `advance()` for every change, so an illegal
+transition is a bug that names itself instead of a silently corrupted run.
 """
 
 from __future__ import annotations
 
+import logging
 from enum import StrEnum
 from typing import Any
 
@@ -25,6 +29,9 @@ __all__ = [
     "StepStatus",
     "advance",
 ]
+
+
+log = logging.getLogger(__name__)
 
 
 class RunStatus(StrEnum):
@@ -58,6 +65,7 @@ _NEXT: dict[RunStatus, frozenset[RunStatus]] = {
     RunStatus.QUEUED: frozenset({RunStatus.IN_PROGRESS, RunStatus.CANCELLING, RunStatus.EXPIRED}),
     RunStatus.IN_PROGRESS: frozenset(
         {
+            RunStatus.QUEUED,  # only when a restarted server picks up a run it was deciding
             RunStatus.REQUIRES_ACTION,
             RunStatus.COMPLETED,
             RunStatus.FAILED,
@@ -83,3 +91,5 @@ def advance(run: dict[str, Any], status: RunStatus) -> None:
     if status not in _NEXT.get(current, frozenset()):
         raise IllegalTransition(f"run {run['id']} cannot go from {current} to {status}")
     run["status"] = status.value
+    fields = {"run_id": run["id"], "source": current.value, "target": status.value}
+    log.info("run %s: %s -> %s", *fields.values(), extra=fields)

@@ -16,6 +16,9 @@ from .bodies import AssistantBody, MessageBody, RunBody, RunOptions, ThreadBody
 
 __all__ = [
     "assistant_object",
+    "assistant_update",
+    "deleted_object",
+    "file_object",
     "function_tools",
     "message_object",
     "new_id",
@@ -71,6 +74,17 @@ def _tool_object(tool: Any) -> JSON:
 def function_tools(tools: Sequence[JSON]) -> list[JSON]:
     """The `function` parts of the function tools of a run or an assistant."""
     return [tool["function"] for tool in tools if tool.get("type") == "function"]
+
+
+def assistant_update(assistant: JSON, body: AssistantBody) -> JSON:
+    """The assistant with the fields the update sets (an absent field keeps its value)."""
+    changed = assistant_object(body, created_at=assistant["created_at"])
+    fields = body.model_fields_set
+    names = {"tools", "tool_resources", "metadata", "response_format", "top_p", "temperature"}
+    updated = {**assistant}
+    for name in fields:
+        updated[name] = changed[name] if name in names else getattr(body, name)
+    return updated
 
 
 def assistant_object(body: AssistantBody, *, created_at: int) -> JSON:
@@ -159,22 +173,47 @@ def user_message_object(thread_id: str, body: MessageBody, *, created_at: int) -
         created_at=created_at,
         role=body.role,
         content=body.content,
-        attachments=body.attachments or [],
+        attachments=[attachment.model_dump() for attachment in body.attachments or []],
         metadata=body.metadata,
     )
 
 
-def _instructions(body: RunOptions, assistant: JSON) -> str | None:
+def file_object(filename: str, size: int, purpose: str, *, created_at: int) -> JSON:
+    """An uploaded file, as recorded: processed at once, never expiring."""
+    return {
+        "object": "file",
+        "id": new_id("file-"),
+        "purpose": purpose,
+        "filename": filename,
+        "bytes": size,
+        "created_at": created_at,
+        "expires_at": None,
+        "status": "processed",
+        "status_details": None,
+    }
+
+
+def deleted_object(obj: JSON) -> JSON:
+    """The answer to a DELETE: `assistant.deleted`, `thread.deleted`... (files: `file`)."""
+    kind = obj["object"]
+    return {
+        "id": obj["id"],
+        "object": kind if kind == "file" else f"{kind}.deleted",
+        "deleted": True,
+    }
+
+
+def _instructions(body: RunOptions, assistant: JSON) -> str:
     """The run's instructions: its own or the assistant's, plus `additional_instructions`.
 
-    None when neither has any: the hosted API sends `null` there (see the recordings), though
-    the spec and the SDK's `Run` type it as a string.
+    "" when neither has any: the hosted API sent `null` there (see the recordings), but the spec
+    and the SDK's `Run` type it as a string, and the SDK's strict validation refuses `null`.
     """
     base = body.instructions if body.instructions is not None else assistant["instructions"]
     extra = body.additional_instructions if isinstance(body, RunBody) else None
     if extra:
         return f"{base}\n\n{extra}" if base else extra
-    return base
+    return base or ""
 
 
 def run_object(

@@ -1,15 +1,15 @@
-"""The HTTP routes under `/v1`: parse the request, call the engine, shape the response.
+"""The HTTP routes of the Assistants API: parse the request, call the engine, shape the response.
+
+`routes()` is the one table of them; `app.py` mounts it under `/v1`, `/openai` and
+`/api/projects/{project}`. Files are in `files.py`.
 
 Handlers stay small: bodies are validated by the models in `bodies.py`, every rule about runs
-lives in `engine.py`, and `endpoint` turns an `APIError` (or, as a last resort, any exception)
-into the API's error shape, so bad input never becomes a crash or a 5xx.
+lives in `engine.py`, and errors become the API's error shape in `routing.endpoint`.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -17,44 +17,34 @@ from starlette.routing import Route
 
 from .bodies import (
     AssistantBody,
+    AssistantUpdateBody,
     MessageBody,
+    MetadataBody,
     RunBody,
     SubmitToolOutputsBody,
     ThreadAndRunBody,
     ThreadBody,
+    ThreadUpdateBody,
     parse_body,
 )
 from .engine import RunEngine
-from .errors import APIError, bad_request, error_body, not_found
 from .events import Event, Subscription
-from .objects import assistant_object, page_object, thread_object, user_message_object
+from .files import file_routes
+from .objects import (
+    assistant_object,
+    assistant_update,
+    thread_object,
+    user_message_object,
+)
+from .routing import Handler, delete, endpoint, page
 from .sse import event_stream
-from .store import Kind
 
 __all__ = ["routes"]
 
 JSON = dict[str, Any]
-Handler = Callable[[Request, RunEngine], Awaitable[Response]]
-log = logging.getLogger(__name__)
 
 # How long a client polling a run should wait before asking again.
 POLL_AFTER_MS = "200"
-
-
-def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    async def run(request: Request) -> Response:
-        try:
-            return await handler(request, request.app.state.engine)
-        except APIError as exc:
-            return JSONResponse(exc.body(), status_code=exc.status)
-        except Exception:
-            log.exception("%s %s failed", request.method, request.url.path)
-            body = error_body(
-                "The server had an error processing your request.", type="server_error"
-            )
-            return JSONResponse(body, status_code=500)
-
-    return run
 
 
 def _run_response(
@@ -67,33 +57,6 @@ def _run_response(
     return JSONResponse(run, headers={"openai-poll-after-ms": POLL_AFTER_MS})
 
 
-def _page(request: Request, engine: RunEngine, kind: Kind, parent: str) -> Response:
-    query = request.query_params
-    try:
-        limit = int(query.get("limit", "20"))
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= 100:
-        raise bad_request("Invalid 'limit': expected an integer from 1 to 100.", param="limit")
-    order = query.get("order", "desc")
-    if order not in ("asc", "desc"):
-        raise bad_request("Invalid 'order': expected 'asc' or 'desc'.", param="order")
-    direction: Literal["asc", "desc"] = "asc" if order == "asc" else "desc"
-    try:
-        page = engine.store.page(
-            kind,
-            parent,
-            limit=limit,
-            order=direction,
-            after=query.get("after"),
-            before=query.get("before"),
-        )
-    except KeyError as exc:
-        name = exc.args[0]
-        raise bad_request(f"Invalid '{name}': no such object in this list.", param=name) from exc
-    return JSONResponse(page_object(page.data, has_more=page.has_more))
-
-
 async def create_assistant(request: Request, engine: RunEngine) -> Response:
     body = parse_body(AssistantBody, await request.body())
     engine.brains.check_metadata(body.metadata)
@@ -102,12 +65,30 @@ async def create_assistant(request: Request, engine: RunEngine) -> Response:
     return JSONResponse(assistant)
 
 
+async def list_assistants(request: Request, engine: RunEngine) -> Response:
+    return page(request, engine, "assistants", None)
+
+
 async def retrieve_assistant(request: Request, engine: RunEngine) -> Response:
     return JSONResponse(engine.assistant(request.path_params["assistant_id"]))
 
 
+async def update_assistant(request: Request, engine: RunEngine) -> Response:
+    assistant = engine.assistant(request.path_params["assistant_id"])
+    body = parse_body(AssistantUpdateBody, await request.body())
+    engine.brains.check_metadata(body.metadata)
+    updated = assistant_update(assistant, body)
+    engine.store.save("assistants", updated)
+    return JSONResponse(updated)
+
+
+async def delete_assistant(request: Request, engine: RunEngine) -> Response:
+    return delete(engine, "assistants", engine.assistant(request.path_params["assistant_id"]))
+
+
 def _new_thread(engine: RunEngine, body: ThreadBody) -> JSON:
     now = engine.now()
+    engine.check_attachments(body.messages or [])
     thread = thread_object(body, created_at=now)
     with engine.store.transaction():
         engine.store.insert("threads", thread)
@@ -128,6 +109,18 @@ async def retrieve_thread(request: Request, engine: RunEngine) -> Response:
     return JSONResponse(engine.thread(request.path_params["thread_id"]))
 
 
+async def update_thread(request: Request, engine: RunEngine) -> Response:
+    thread = engine.thread(request.path_params["thread_id"])
+    body = parse_body(ThreadUpdateBody, await request.body())
+    thread.update(body.model_dump(exclude_unset=True, exclude_none=True))
+    engine.store.save("threads", thread)
+    return JSONResponse(thread)
+
+
+async def delete_thread(request: Request, engine: RunEngine) -> Response:
+    return delete(engine, "threads", engine.thread(request.path_params["thread_id"]))
+
+
 async def create_message(request: Request, engine: RunEngine) -> Response:
     body = parse_body(MessageBody, await request.body())
     return JSONResponse(engine.add_message(request.path_params["thread_id"], body))
@@ -135,16 +128,30 @@ async def create_message(request: Request, engine: RunEngine) -> Response:
 
 async def list_messages(request: Request, engine: RunEngine) -> Response:
     thread_id = engine.thread(request.path_params["thread_id"])["id"]
-    return _page(request, engine, "messages", thread_id)
+    run_id = request.query_params.get("run_id")
+    return page(request, engine, "messages", thread_id, {"run_id": run_id} if run_id else None)
+
+
+def _message(request: Request, engine: RunEngine) -> JSON:
+    thread_id = engine.thread(request.path_params["thread_id"])["id"]
+    return engine.get("messages", request.path_params["message_id"], parent=thread_id)
 
 
 async def retrieve_message(request: Request, engine: RunEngine) -> Response:
-    thread_id = engine.thread(request.path_params["thread_id"])["id"]
-    message_id = request.path_params["message_id"]
-    message = engine.store.get("messages", message_id, parent=thread_id)
-    if message is None:
-        raise not_found("message", message_id)
+    return JSONResponse(_message(request, engine))
+
+
+async def update_message(request: Request, engine: RunEngine) -> Response:
+    message = _message(request, engine)
+    body = parse_body(MetadataBody, await request.body())
+    if body.metadata is not None:
+        message["metadata"] = body.metadata
+        engine.store.save("messages", message)
     return JSONResponse(message)
+
+
+async def delete_message(request: Request, engine: RunEngine) -> Response:
+    return delete(engine, "messages", _message(request, engine))
 
 
 async def create_run(request: Request, engine: RunEngine) -> Response:
@@ -169,12 +176,22 @@ async def create_thread_and_run(request: Request, engine: RunEngine) -> Response
 async def list_runs(request: Request, engine: RunEngine) -> Response:
     thread_id = engine.thread(request.path_params["thread_id"])["id"]
     engine.refresh_thread_runs(thread_id)
-    return _page(request, engine, "runs", thread_id)
+    return page(request, engine, "runs", thread_id)
 
 
 async def retrieve_run(request: Request, engine: RunEngine) -> Response:
     params = request.path_params
     return _run_response(engine.run(params["thread_id"], params["run_id"]), None)
+
+
+async def update_run(request: Request, engine: RunEngine) -> Response:
+    params = request.path_params
+    run = engine.run(params["thread_id"], params["run_id"])
+    body = parse_body(MetadataBody, await request.body())
+    if body.metadata is not None:
+        run["metadata"] = body.metadata
+        engine.store.save("runs", run)
+    return _run_response(run, None)
 
 
 async def submit_tool_outputs(request: Request, engine: RunEngine) -> Response:
@@ -194,36 +211,50 @@ async def cancel_run(request: Request, engine: RunEngine) -> Response:
 async def list_run_steps(request: Request, engine: RunEngine) -> Response:
     params = request.path_params
     run = engine.run(params["thread_id"], params["run_id"])
-    return _page(request, engine, "run_steps", run["id"])
+    return page(request, engine, "run_steps", run["id"])
 
 
 async def retrieve_run_step(request: Request, engine: RunEngine) -> Response:
     params = request.path_params
     run = engine.run(params["thread_id"], params["run_id"])
-    step = engine.store.get("run_steps", params["step_id"], parent=run["id"])
-    if step is None:
-        raise not_found("run step", params["step_id"])
-    return JSONResponse(step)
+    return JSONResponse(engine.get("run_steps", params["step_id"], parent=run["id"]))
 
 
-def routes(prefix: str = "/v1") -> list[Route]:
-    table: list[tuple[str, str, Handler]] = [
-        ("POST", "/assistants", create_assistant),
-        ("GET", "/assistants/{assistant_id}", retrieve_assistant),
-        ("POST", "/threads", create_thread),
-        ("POST", "/threads/runs", create_thread_and_run),
-        ("GET", "/threads/{thread_id}", retrieve_thread),
-        ("POST", "/threads/{thread_id}/messages", create_message),
-        ("GET", "/threads/{thread_id}/messages", list_messages),
-        ("GET", "/threads/{thread_id}/messages/{message_id}", retrieve_message),
-        ("POST", "/threads/{thread_id}/runs", create_run),
-        ("GET", "/threads/{thread_id}/runs", list_runs),
-        ("GET", "/threads/{thread_id}/runs/{run_id}", retrieve_run),
-        ("POST", "/threads/{thread_id}/runs/{run_id}/submit_tool_outputs", submit_tool_outputs),
-        ("POST", "/threads/{thread_id}/runs/{run_id}/cancel", cancel_run),
-        ("GET", "/threads/{thread_id}/runs/{run_id}/steps", list_run_steps),
-        ("GET", "/threads/{thread_id}/runs/{run_id}/steps/{step_id}", retrieve_run_step),
-    ]
+_ASSISTANTS = "/assistants/{assistant_id}"
+_THREAD = "/threads/{thread_id}"
+_MESSAGE = _THREAD + "/messages/{message_id}"
+_RUN = _THREAD + "/runs/{run_id}"
+
+TABLE: list[tuple[str, str, Handler]] = [
+    ("POST", "/assistants", create_assistant),
+    ("GET", "/assistants", list_assistants),
+    ("GET", _ASSISTANTS, retrieve_assistant),
+    ("POST", _ASSISTANTS, update_assistant),
+    ("DELETE", _ASSISTANTS, delete_assistant),
+    ("POST", "/threads", create_thread),
+    ("POST", "/threads/runs", create_thread_and_run),
+    ("GET", _THREAD, retrieve_thread),
+    ("POST", _THREAD, update_thread),
+    ("DELETE", _THREAD, delete_thread),
+    ("POST", _THREAD + "/messages", create_message),
+    ("GET", _THREAD + "/messages", list_messages),
+    ("GET", _MESSAGE, retrieve_message),
+    ("POST", _MESSAGE, update_message),
+    ("DELETE", _MESSAGE, delete_message),
+    ("POST", _THREAD + "/runs", create_run),
+    ("GET", _THREAD + "/runs", list_runs),
+    ("GET", _RUN, retrieve_run),
+    ("POST", _RUN, update_run),
+    ("POST", _RUN + "/submit_tool_outputs", submit_tool_outputs),
+    ("POST", _RUN + "/cancel", cancel_run),
+    ("GET", _RUN + "/steps", list_run_steps),
+    ("GET", _RUN + "/steps/{step_id}", retrieve_run_step),
+]
+
+
+def routes() -> list[Route]:
+    """Every route of the API, without a prefix."""
     return [
-        Route(prefix + path, endpoint(handler), methods=[method]) for method, path, handler in table
+        Route(path, endpoint(handler), methods=[method])
+        for method, path, handler in TABLE + file_routes()
     ]

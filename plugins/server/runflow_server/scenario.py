@@ -316,8 +316,13 @@ class BrainChooser:
     """Picks the brain of a run from its assistant (see "Scenario selection" above)."""
 
     def __init__(
-        self, scenarios: Mapping[str, Scenario] | None = None, default: Scenario | None = None
+        self,
+        scenarios: Mapping[str, Scenario] | None = None,
+        default: Scenario | None = None,
+        *,
+        override: Brain | None = None,
     ) -> None:
+        self._override = override
         self._brains: dict[str, ScriptedBrain] = {
             name: ScriptedBrain(scenario) for name, scenario in (scenarios or {}).items()
         }
@@ -328,6 +333,8 @@ class BrainChooser:
         cls,
         scenario: Scenario | str | os.PathLike[str] | None,
         scenarios: Mapping[str, Scenario] | None,
+        *,
+        override: Brain | None = None,
     ) -> BrainChooser:
         """From `create_app`'s arguments: a scenario or a scenario file, plus named scenarios."""
         named = dict(scenarios or {})
@@ -338,7 +345,7 @@ class BrainChooser:
             default = loaded.default_scenario
         if default is not None:
             named.setdefault(default.name, default)
-        return cls(named, default)
+        return cls(named, default, override=override)
 
     def check_metadata(self, metadata: Mapping[str, str] | None) -> None:
         """Refuse an assistant whose `metadata["scenario"]` names no loaded scenario."""
@@ -352,5 +359,7 @@ class BrainChooser:
             )
 
     def brain_for(self, assistant: Mapping[str, Any]) -> Brain:
+        if self._override is not None:
+            return self._override
         name = (assistant.get("metadata") or {}).get("scenario")
         return self._brains.get(name, self._default) if name else self._default

@@ -17,7 +17,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -25,8 +25,8 @@ from typing import Any, Literal
 __all__ = ["Kind", "Page", "Store"]
 
 JSON = dict[str, Any]
-Kind = Literal["assistants", "threads", "messages", "runs", "run_steps"]
-_KINDS: tuple[Kind, ...] = ("assistants", "threads", "messages", "runs", "run_steps")
+Kind = Literal["assistants", "threads", "messages", "runs", "run_steps", "files"]
+_KINDS: tuple[Kind, ...] = ("assistants", "threads", "messages", "runs", "run_steps", "files")
 
 _TABLE = """
 CREATE TABLE IF NOT EXISTS {kind} (
@@ -42,6 +42,9 @@ CREATE TABLE IF NOT EXISTS {kind} (
 CREATE INDEX IF NOT EXISTS {kind}_parent ON {kind} (parent, seq);
 CREATE INDEX IF NOT EXISTS {kind}_status ON {kind} (status, expires_at);
 """
+
+# What lives under an object, deleted with it.
+_CHILDREN: dict[Kind, tuple[Kind, ...]] = {"threads": ("messages", "runs"), "runs": ("run_steps",)}
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,10 @@ class Store:
         self._lock = threading.RLock()
         self._depth = 0
         self._db = sqlite3.connect(
-            ":memory:" if path is None else os.fspath(path), check_same_thread=False
+            ":memory:" if path is None else os.fspath(path), check_same_thread=False, timeout=30
         )
+        if path is not None:  # other processes may share the file: readers never block writers
+            self._db.execute("PRAGMA journal_mode=WAL")
         with self._db:
             for kind in _KINDS:
                 self._db.executescript(_TABLE.format(kind=kind))
@@ -121,6 +126,18 @@ class Store:
                 f"UPDATE {kind} SET state = ? WHERE id = ?", (json.dumps(state), object_id)
             )
 
+    def delete(self, kind: Kind, object_id: str) -> None:
+        """Delete an object and whatever is stored under it (a thread's messages and runs...)."""
+        with self.transaction():
+            for child in _CHILDREN.get(kind, ()):
+                ids = [
+                    row[0]
+                    for row in self._rows(f"SELECT id FROM {child} WHERE parent = ?", [object_id])
+                ]
+                for child_id in ids:
+                    self.delete(child, child_id)
+            self._db.execute(f"DELETE FROM {kind} WHERE id = ?", (object_id,))
+
     def get(self, kind: Kind, object_id: str, *, parent: str | None = None) -> JSON | None:
         """The object, or None; with `parent`, only if it belongs to that parent."""
         row = self._one(f"SELECT data, parent FROM {kind} WHERE id = ?", (object_id,))
@@ -157,24 +174,31 @@ class Store:
     def page(
         self,
         kind: Kind,
-        parent: str,
+        parent: str | None,
         *,
         limit: int,
         order: Literal["asc", "desc"],
         after: str | None = None,
         before: str | None = None,
+        filters: Mapping[str, str] | None = None,
     ) -> Page:
-        """A page of the objects under `parent`, like the API's `limit/order/after/before`.
+        """A page of the objects under `parent` (None: top-level objects), like the API's
+        `limit/order/after/before`; `filters` keep objects whose wire field equals the value.
 
         Raises KeyError naming the cursor when `after` / `before` is not an object of the list.
         """
-        sql = f"SELECT data FROM {kind} WHERE parent = ?"
+        sql = f"SELECT data FROM {kind} WHERE parent IS ?"
         args: list[Any] = [parent]
+        for field, value in (filters or {}).items():
+            sql += " AND json_extract(data, ?) = ?"
+            args += [f"$.{field}", value]
         forward = order == "asc"
         for name, cursor, op in (("after", after, ">"), ("before", before, "<")):
             if cursor is None:
                 continue
-            seq = self._one(f"SELECT seq FROM {kind} WHERE id = ? AND parent = ?", (cursor, parent))
+            seq = self._one(
+                f"SELECT seq FROM {kind} WHERE id = ? AND parent IS ?", (cursor, parent)
+            )
             if seq is None:
                 raise KeyError(name)
             if not forward:
@@ -191,7 +215,10 @@ class Store:
             row: tuple[Any, ...] | None = self._db.execute(sql, args).fetchone()
         return row
 
-    def _all(self, sql: str, args: Sequence[Any]) -> list[JSON]:
+    def _rows(self, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
         with self._lock:
-            rows = self._db.execute(sql, args).fetchall()
-        return [json.loads(row[0]) for row in rows]
+            rows: list[tuple[Any, ...]] = self._db.execute(sql, args).fetchall()
+        return rows
+
+    def _all(self, sql: str, args: Sequence[Any]) -> list[JSON]:
+        return [json.loads(row[0]) for row in self._rows(sql, args)]

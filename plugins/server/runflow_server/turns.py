@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from .brains import CallTools, Decision, ErrorCode, Fail, Incomplete, Reply, Turn, message_text
@@ -35,7 +36,7 @@ from .objects import (
 )
 from .store import Store
 
-__all__ = ["TurnWriter", "chunks"]
+__all__ = ["TurnWriter", "chunks", "fit_prompt"]
 
 JSON = dict[str, Any]
 
@@ -52,6 +53,23 @@ def _prompt_tokens(turn: Turn) -> int:
     texts += [message_text(message) for message in turn.messages]
     texts += [r.arguments + r.output for round_ in turn.rounds for r in round_]
     return 20 + sum(token_count(text) for text in texts)
+
+
+def fit_prompt(turn: Turn) -> Turn | None:
+    """The turn as the brain sees it under the run's `truncation_strategy` and
+    `max_prompt_tokens`: `last_messages` keeps the thread's last N messages; `auto` drops the
+    oldest until the prompt fits. None when it cannot fit (the run ends incomplete)."""
+    strategy = turn.run["truncation_strategy"] or {"type": "auto"}
+    limit = turn.run.get("max_prompt_tokens")
+    messages = list(turn.messages)
+    if strategy["type"] == "last_messages" and strategy.get("last_messages") is not None:
+        messages = messages[len(messages) - strategy["last_messages"] :]
+    fitted = replace(turn, messages=messages)
+    while limit is not None and _prompt_tokens(fitted) > limit:
+        if strategy["type"] != "auto" or len(fitted.messages) <= 1:
+            return None
+        fitted = replace(fitted, messages=fitted.messages[1:])
+    return fitted
 
 
 class TurnWriter:
@@ -122,6 +140,11 @@ class TurnWriter:
         self._publish(run, "thread.run.step.completed", step)
 
     def _reply(self, run: JSON, turn: Turn, text: str, *, now: int) -> None:
+        """The message; cut at `max_completion_tokens`, which leaves it and the run incomplete."""
+        limit: int | None = run.get("max_completion_tokens")
+        cut = limit is not None and token_count(text) > limit
+        if limit is not None and cut:
+            text = text[: limit * 4]
         message = message_object(
             run["thread_id"],
             created_at=now,
@@ -142,13 +165,17 @@ class TurnWriter:
             self._publish(run, "thread.message.in_progress", message)
             for index, piece in enumerate(chunks(text)):
                 self._publish(run, "thread.message.delta", _text_delta(message, piece, index == 0))
-            message.update(
-                status="completed",
-                completed_at=now,
-                content=[{"type": "text", "text": {"value": text, "annotations": []}}],
-            )
+            message["content"] = [{"type": "text", "text": {"value": text, "annotations": []}}]
+            if cut:
+                message.update(
+                    status="incomplete",
+                    incomplete_at=now,
+                    incomplete_details={"reason": "max_tokens"},
+                )
+            else:
+                message.update(status="completed", completed_at=now)
             self._store.save("messages", message)
-            self._publish(run, "thread.message.completed", message)
+            self._publish(run, f"thread.message.{message['status']}", message)
             step.update(
                 status=StepStatus.COMPLETED.value,
                 completed_at=now,
@@ -156,7 +183,11 @@ class TurnWriter:
             )
             self._store.save("run_steps", step)
             self._publish(run, "thread.run.step.completed", step)
-            self._end(run, RunStatus.COMPLETED, now, completed_at=now)
+            if cut:
+                reason = {"reason": "max_completion_tokens"}
+                self._end(run, RunStatus.INCOMPLETE, now, incomplete_details=reason)
+            else:
+                self._end(run, RunStatus.COMPLETED, now, completed_at=now)
 
     def _end(self, run: JSON, status: RunStatus, now: int, **fields: Any) -> None:
         """Finish the run in `status`; its usage is the sum of its steps'."""

@@ -1,0 +1,84 @@
+"""What every route shares: the error boundary (`endpoint`) and list pages (`page`).
+
+`endpoint` turns an `APIError` (or, as a last resort, any exception) into the API's error
+shape, so bad input never becomes a crash or a 5xx; it also lets the engine pick up, on first
+use, the runs a previous server left on its database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from .engine import RunEngine
+from .errors import APIError, bad_request, error_body
+from .objects import deleted_object, page_object
+from .store import Kind
+
+__all__ = ["Handler", "delete", "endpoint", "page"]
+
+Handler = Callable[[Request, RunEngine], Awaitable[Response]]
+log = logging.getLogger(__name__)
+
+
+def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def run(request: Request) -> Response:
+        engine: RunEngine = request.app.state.engine
+        try:
+            engine.start()
+            return await handler(request, engine)
+        except APIError as exc:
+            return JSONResponse(exc.body(), status_code=exc.status)
+        except Exception:
+            log.exception("%s %s failed", request.method, request.url.path)
+            body = error_body(
+                "The server had an error processing your request.", type="server_error"
+            )
+            return JSONResponse(body, status_code=500)
+
+    return run
+
+
+def page(
+    request: Request,
+    engine: RunEngine,
+    kind: Kind,
+    parent: str | None,
+    filters: dict[str, str] | None = None,
+) -> Response:
+    """A list response: `limit` (1-100, 20), `order` (desc), `after`, `before`."""
+    query = request.query_params
+    try:
+        limit = int(query.get("limit", "20"))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 100:
+        raise bad_request("Invalid 'limit': expected an integer from 1 to 100.", param="limit")
+    order = query.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise bad_request("Invalid 'order': expected 'asc' or 'desc'.", param="order")
+    direction: Literal["asc", "desc"] = "asc" if order == "asc" else "desc"
+    try:
+        page = engine.store.page(
+            kind,
+            parent,
+            limit=limit,
+            order=direction,
+            after=query.get("after"),
+            before=query.get("before"),
+            filters=filters,
+        )
+    except KeyError as exc:
+        name = exc.args[0]
+        raise bad_request(f"Invalid '{name}': no such object in this list.", param=name) from exc
+    return JSONResponse(page_object(page.data, has_more=page.has_more))
+
+
+def delete(engine: RunEngine, kind: Kind, obj: dict[str, Any]) -> Response:
+    """Delete an object (and what lives under it); answer as the API: `{id, object, deleted}`."""
+    engine.store.delete(kind, obj["id"])
+    return JSONResponse(deleted_object(obj))

@@ -1,0 +1,515 @@
+"""The loop that drives one run to a terminal status.
+
+    create -> observe -> decide (lifecycle.decide) -> dispatch (tools) -> submit -> observe ...
+
+Streaming mode observes the event streams that creation and each submission answer with, so a
+run with k tool rounds costs exactly 1 + k requests. Polling mode retrieves the run instead,
+waiting as the service asks (`openai-poll-after-ms`) or backing off from short waits. A stream
+that drops, or ends before requires_action or a terminal status, falls back to polling from the
+run's real status.
+
+Every request survives transient failures (see `retry.py`), and the two that must not happen
+twice are idempotent in effect:
+
+- creation tags the run with a client key in its metadata; after an ambiguous failure the
+  driver looks for a run with that key on the thread before creating again;
+- submission, after an ambiguous failure, retrieves the run: if it has left requires_action
+  for those call ids, the outputs landed. A call id is dispatched at most once per driver.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, AsyncExitStack, nullcontext
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import anyio
+from anyio import CapacityLimiter
+from openai.types.beta import AssistantStreamEvent
+from openai.types.beta.threads import Message, Run
+from openai.types.beta.threads.runs import RunStep
+
+from runflow.backends import Backend, EventStream, RunReply, ToolOutput
+from runflow.clock import Clock
+from runflow.deadline import Deadline
+from runflow.dispatch import ToolCallRecord, dispatch_batch
+from runflow.errors import (
+    ProtocolError,
+    RateLimitedError,
+    RequestRejectedError,
+    StreamDroppedError,
+    StreamError,
+    TransientError,
+)
+from runflow.events import (
+    EventCallback,
+    MessageDelta,
+    OutputsSubmitted,
+    RunEvent,
+    StatusChanged,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from runflow.instrumentation import RunObserver
+from runflow.lifecycle import (
+    Abort,
+    Decision,
+    Dispatch,
+    Finish,
+    RunSnapshot,
+    RunStatus,
+    ToolCallRequest,
+    Wait,
+    check_transition,
+    decide,
+)
+from runflow.result import RunResult, status_of
+from runflow.retry import RetryPolicy, retrying
+from runflow.tools import ToolRegistry
+
+__all__ = ["RUN_KEY_METADATA", "DriverSettings", "RunDriver"]
+
+RUN_KEY_METADATA = "runflow_run_key"
+"""The metadata key runflow tags the runs it creates with (for idempotent creation)."""
+
+_log = logging.getLogger("runflow")
+_CANCEL_WAIT_SECONDS = 10.0
+_FIRST_POLL = 0.05
+_MAX_POLL = 1.0
+
+Mode = Literal["stream", "poll"]
+
+
+@dataclass(frozen=True)
+class DriverSettings:
+    backend: Backend
+    tools: ToolRegistry
+    clock: Clock
+    safety_margin: float
+    retry: RetryPolicy
+    thread_limiter: CapacityLimiter
+    mode: Mode
+
+
+@dataclass
+class _Opened:
+    """A stream opened, or (after an ambiguous failure) the run its request had produced."""
+
+    events: Any = None
+    reply: RunReply | None = None
+
+
+class RunDriver:
+    """Drives one run; one driver per run."""
+
+    def __init__(
+        self,
+        settings: DriverSettings,
+        observer: RunObserver,
+        on_event: EventCallback | None,
+        thread_id: str | None,
+    ) -> None:
+        self._s = settings
+        self._observer = observer
+        self._on_event = on_event
+        self.thread_id = thread_id or ""
+        self.run: Run | None = None
+        self._server_time: tuple[float, float] | None = None
+        self._records: list[ToolCallRecord] = []
+        self._messages: list[Message] = []
+        self._answered: set[str] = set()
+        self._polls = 0
+        self._retries = 0
+        self._missed_events = settings.mode == "poll"
+
+    @property
+    def run_id(self) -> str:
+        return "" if self.run is None else self.run.id
+
+    async def drive(
+        self,
+        *,
+        assistant_id: str,
+        options: Mapping[str, Any],
+        thread: Mapping[str, Any] | None = None,
+    ) -> RunResult:
+        """Create the run (with a new thread when `thread` is given) and drive it to its end."""
+        try:
+            decision = await self._create(assistant_id, options, thread)
+            while not isinstance(decision, Finish):
+                if isinstance(decision, Abort):
+                    raise ProtocolError(f"run {self.run_id}: {decision.reason}")
+                assert isinstance(decision, Dispatch)
+                decision = await self._dispatch_and_submit(decision)
+            return await self._result()
+        except BaseException:
+            # Whatever stops us (the caller's cancellation, an error), the server run must not
+            # be left holding its thread until it expires.
+            await self.cancel()
+            raise
+
+    # -- creation ------------------------------------------------------------------------
+
+    async def _create(
+        self, assistant_id: str, options: Mapping[str, Any], thread: Mapping[str, Any] | None
+    ) -> Decision:
+        key = uuid.uuid4().hex
+        tagged = {**options, "metadata": {**(options.get("metadata") or {}), RUN_KEY_METADATA: key}}
+        backend = self._s.backend
+
+        async def find_created(error: TransientError) -> RunReply | None:
+            return None if thread is not None else await self._find_run_by_key(key)
+
+        # A new thread has no id to look for its run under: only retry what surely did nothing.
+        retry_if = _surely_not_carried_out if thread is not None else None
+        if self._s.mode == "poll":
+
+            async def create() -> RunReply:
+                if thread is not None:
+                    return await backend.create_thread_and_run(
+                        assistant_id=assistant_id, thread=thread, options=tagged
+                    )
+                return await backend.create_run(
+                    thread_id=self.thread_id, assistant_id=assistant_id, options=tagged
+                )
+
+            reply = await self._retrying(create, recover=find_created, retry_if=retry_if)
+            return await self._poll_for_decision(reply, created=True)
+
+        def open_stream() -> EventStream:
+            if thread is not None:
+                return backend.create_thread_and_run_stream(
+                    assistant_id=assistant_id, thread=thread, options=tagged
+                )
+            return backend.create_run_stream(
+                thread_id=self.thread_id, assistant_id=assistant_id, options=tagged
+            )
+
+        return await self._follow(open_stream, recover=find_created, retry_if=retry_if)
+
+    async def _find_run_by_key(self, key: str) -> RunReply | None:
+        runs = await self._s.backend.list_runs(thread_id=self.thread_id)
+        for run in runs:
+            if (run.metadata or {}).get(RUN_KEY_METADATA) == key:
+                _log.info("run %s was created despite the failure; following it", run.id)
+                self._server_time = (float(run.created_at), self._s.clock.now())
+                return RunReply(run=run)
+        return None
+
+    # -- observing -----------------------------------------------------------------------
+
+    async def _follow(
+        self,
+        open_stream: Callable[[], EventStream],
+        *,
+        recover: Callable[[TransientError], Any],
+        retry_if: Callable[[TransientError], bool] | None = None,
+        opening: AbstractContextManager[None] | None = None,
+        stop_by: float | None = None,
+    ) -> Decision:
+        """Open a stream (retrying) and read it to its end; the decision for the latest status.
+
+        `opening` is entered around the request that opens the stream.
+        """
+        decision: Decision = Wait()
+        try:
+            async with AsyncExitStack() as stack:
+
+                async def attempt() -> _Opened:
+                    return _Opened(events=await stack.enter_async_context(open_stream()))
+
+                async def recovered(error: TransientError) -> _Opened | None:
+                    reply = await recover(error)
+                    return None if reply is None else _Opened(reply=reply)
+
+                with opening or nullcontext():
+                    opened = await self._retrying(
+                        attempt, recover=recovered, retry_if=retry_if, stop_by=stop_by
+                    )
+                if opened.reply is not None:
+                    return await self._poll_for_decision(opened.reply)
+                decision = await self._read(opened.events)
+        except RequestRejectedError:
+            ended = await self._ended_meanwhile()
+            if ended is None:
+                raise
+            return ended
+        except StreamDroppedError:
+            if self.run is None:
+                raise  # we cannot know whether the run exists
+            _log.info("the event stream of run %s dropped; polling instead", self.run_id)
+        if isinstance(decision, Wait):
+            return await self._poll_for_decision(None)
+        return decision
+
+    async def _read(self, events: Any) -> Decision:
+        decision: Decision = Wait()
+        try:
+            async for event in events:
+                observed = self._observe_event(event)
+                if not isinstance(observed, Wait):
+                    decision = observed
+        except StreamDroppedError:
+            if isinstance(decision, Wait):
+                raise
+        return decision
+
+    def _observe_event(self, event: AssistantStreamEvent) -> Decision:
+        if event.event == "error":
+            raise StreamError(f"the service sent an error event: {event.data.message}")
+        if event.event == "thread.created":
+            self.thread_id = event.data.id
+        elif event.event == "thread.message.delta":
+            for part in event.data.delta.content or ():
+                if part.type == "text" and part.text is not None and part.text.value:
+                    self._emit(MessageDelta(self.run_id, event.data.id, part.text.value))
+        elif event.event == "thread.message.completed":
+            self._messages.append(event.data)
+        elif isinstance(event.data, RunStep):
+            self._observer.step_changed(event.data)
+        elif isinstance(event.data, Run):
+            return self._observe_run(event.data, created=event.event == "thread.run.created")
+        return Wait()
+
+    def _observe_run(self, run: Run, *, created: bool = False) -> Decision:
+        now = self._s.clock.now()
+        status = status_of(run)
+        previous = None if self.run is None else status_of(self.run)
+        check_transition(previous, status)
+        if created and self._server_time is None:
+            # A run's created_at, seen as it is created, is the server's time at receipt.
+            self._server_time = (float(run.created_at), now)
+        self.run = run
+        self.thread_id = run.thread_id or self.thread_id
+        if status is not previous:
+            self._observer.status_changed(run, previous, status, now)
+            self._emit(StatusChanged(run.id, previous, status, now))
+        decision = decide(_snapshot(run, status))
+        if isinstance(decision, Dispatch):
+            fresh = [call for call in decision.tool_calls if call.id not in self._answered]
+            return Dispatch(fresh) if fresh else Wait()
+        return decision
+
+    async def _poll_for_decision(
+        self, reply: RunReply | None, *, created: bool = False
+    ) -> Decision:
+        """Retrieve the run until it needs something from us or ends."""
+        self._missed_events = True
+        wait = _FIRST_POLL
+        while True:
+            if reply is not None:
+                previous = None if self.run is None else self.run.status
+                decision = self._observe_run(reply.run, created=created)
+                if not isinstance(decision, Wait):
+                    return decision
+                wait = _FIRST_POLL if reply.run.status != previous else min(wait * 2, _MAX_POLL)
+                pause = reply.poll_after if reply.poll_after is not None else wait
+                await self._sleep(pause, until=self._expiry_local_time())
+            reply = await self._retrying(self._retrieve)
+            self._polls += 1
+            self._observer.polled()
+
+    async def _retrieve(self) -> RunReply:
+        return await self._s.backend.retrieve_run(thread_id=self.thread_id, run_id=self.run_id)
+
+    async def _ended_meanwhile(self) -> Finish | None:
+        """After a refused request: the run's terminal status if it has ended (a submission
+        that came after `expires_at`, a run cancelled by someone else), else None."""
+        if self.run is None:
+            return None  # the run was never created
+        decision = self._observe_run((await self._retrying(self._retrieve)).run)
+        return decision if isinstance(decision, Finish) else None
+
+    # -- tool calls ----------------------------------------------------------------------
+
+    async def _dispatch_and_submit(self, decision: Dispatch) -> Decision:
+        deadline = self._deadline()
+        self._answered.update(call.id for call in decision.tool_calls)
+        run = self._current_run()
+        records = await dispatch_batch(
+            decision.tool_calls,
+            self._s.tools,
+            clock=self._s.clock,
+            deadline=deadline,
+            thread_limiter=self._s.thread_limiter,
+            on_start=self._call_started,
+            on_finish=self._call_finished,
+            trace_call=lambda call: self._observer.tool_call(call, run),
+        )
+        return await self._submit(records, deadline)
+
+    async def _submit(
+        self, records: Sequence[ToolCallRecord], deadline: Deadline | None
+    ) -> Decision:
+        now = self._s.clock.now()
+        call_ids = [record.call_id for record in records]
+        time_left = None if deadline is None else deadline.until_expiry(now)
+        expires_at = None if deadline is None else deadline.expires_at
+        self._emit(OutputsSubmitted(self.run_id, call_ids, time_left, expires_at, now))
+        outputs: list[ToolOutput] = [
+            {"tool_call_id": record.call_id, "output": record.output} for record in records
+        ]
+        backend, thread_id, run_id = self._s.backend, self.thread_id, self.run_id
+        opening = self._observer.submission(self._current_run(), call_ids, time_left)
+        stop_by = self._expiry_local_time()
+
+        async def landed(error: TransientError) -> RunReply | None:
+            reply = await self._retrieve()
+            return None if _still_waiting_for(reply.run, call_ids) else reply
+
+        if self._s.mode == "poll":
+
+            async def submit() -> RunReply:
+                return await backend.submit_tool_outputs(
+                    thread_id=thread_id, run_id=run_id, tool_outputs=outputs
+                )
+
+            try:
+                with opening:
+                    reply = await self._retrying(submit, recover=landed, stop_by=stop_by)
+            except RequestRejectedError:
+                ended = await self._ended_meanwhile()
+                if ended is None:
+                    raise
+                return ended
+            return await self._poll_for_decision(reply)
+
+        def open_stream() -> EventStream:
+            return backend.submit_tool_outputs_stream(
+                thread_id=thread_id, run_id=run_id, tool_outputs=outputs
+            )
+
+        return await self._follow(open_stream, recover=landed, opening=opening, stop_by=stop_by)
+
+    def _call_started(self, call: ToolCallRequest) -> None:
+        self._emit(ToolCallStarted(self.run_id, call, self._s.clock.now()))
+
+    def _call_finished(self, record: ToolCallRecord) -> None:
+        self._records.append(record)
+        self._emit(ToolCallFinished(self.run_id, record))
+
+    # -- ending --------------------------------------------------------------------------
+
+    async def cancel(self) -> None:
+        """Cancel the server run and wait, bounded, until it has ended.
+
+        Shielded from the caller's cancellation; a failure here never hides the reason the
+        run is being abandoned (it is logged instead).
+        """
+        if self.run is None or status_of(self.run).is_terminal:
+            return
+        with anyio.move_on_after(_CANCEL_WAIT_SECONDS, shield=True):
+            try:
+                await self._s.backend.cancel_run(thread_id=self.thread_id, run_id=self.run_id)
+                wait = _FIRST_POLL
+                while not status_of(self.run).is_terminal:
+                    await self._sleep(wait)
+                    self.run = (await self._retrieve()).run
+                    wait = min(wait * 2, _MAX_POLL)
+            except Exception:
+                _log.warning("could not cancel run %s", self.run_id, exc_info=True)
+
+    async def _result(self) -> RunResult:
+        run = self._current_run()
+        if self._missed_events and status_of(run) is RunStatus.COMPLETED:
+            self._messages = await self._retrying(
+                lambda: self._s.backend.list_run_messages(thread_id=self.thread_id, run_id=run.id)
+            )
+        return self.partial_result()
+
+    def partial_result(self) -> RunResult:
+        """What is known of the run now (its messages only as far as they were streamed)."""
+        return RunResult(
+            run=self._current_run(),
+            tool_calls=self._records,
+            messages=self._messages,
+            polls=self._polls,
+            retries=self._retries,
+        )
+
+    # -- helpers -------------------------------------------------------------------------
+
+    async def _retrying(self, operation: Callable[[], Any], **options: Any) -> Any:
+        def count(error: TransientError, delay: float) -> None:
+            self._retries += 1
+            _log.info("retrying in %.2fs after %s: %s", delay, type(error).__name__, error)
+
+        return await retrying(
+            operation, policy=self._s.retry, clock=self._s.clock, on_retry=count, **options
+        )
+
+    async def _sleep(self, seconds: float, *, until: float | None = None) -> None:
+        clock = self._s.clock
+        wake = clock.now() + seconds
+        await clock.sleep_until(wake if until is None else max(clock.now(), min(wake, until)))
+
+    def _current_run(self) -> Run:
+        if self.run is None:
+            raise ProtocolError("no run has been observed yet")
+        return self.run
+
+    def _deadline(self) -> Deadline | None:
+        run = self.run
+        if run is None or run.expires_at is None:
+            return None
+        server_time, local_time = self._server_time or (self._s.clock.now(),) * 2
+        return Deadline.from_server_time(
+            float(run.expires_at),
+            server_time=server_time,
+            local_time=local_time,
+            safety_margin=self._s.safety_margin,
+        )
+
+    def _expiry_local_time(self) -> float | None:
+        deadline = self._deadline()
+        return None if deadline is None else deadline.submit_by + deadline.safety_margin
+
+    def _emit(self, event: RunEvent) -> None:
+        if self._on_event is not None:
+            self._on_event(event)
+
+
+def _surely_not_carried_out(error: TransientError) -> bool:
+    return isinstance(error, RateLimitedError)
+
+
+def _still_waiting_for(run: Run, call_ids: Sequence[str]) -> bool:
+    """Whether the run still requires the outputs of `call_ids` (so they did not land)."""
+    if status_of(run) is not RunStatus.REQUIRES_ACTION:
+        return False
+    pending = {call.id for call in _snapshot(run, RunStatus.REQUIRES_ACTION).tool_calls}
+    return bool(pending & set(call_ids))
+
+
+def _snapshot(run: Run, status: RunStatus) -> RunSnapshot:
+    """The run as `decide()` sees it. The SDK builds its models without validation, so every
+    field the protocol promises is checked here before it is read."""
+    action = run.required_action
+    if status is not RunStatus.REQUIRES_ACTION or action is None:
+        return RunSnapshot(status)
+    submit = getattr(action, "submit_tool_outputs", None)
+    if action.type != "submit_tool_outputs" or submit is None:
+        return RunSnapshot(status, required_action_type=str(action.type))
+    try:
+        calls = [
+            ToolCallRequest(
+                id=str(call.id),
+                name=str(call.function.name),
+                arguments=_arguments_text(call.function.arguments),
+            )
+            for call in submit.tool_calls or ()
+        ]
+    except AttributeError as exc:
+        raise ProtocolError(f"run {run.id} has a malformed required_action: {exc}") from exc
+    return RunSnapshot(status, required_action_type=action.type, tool_calls=calls)
+
+
+def _arguments_text(arguments: object) -> str:
+    """The arguments as the model's JSON text (a service may send null or an object)."""
+    if isinstance(arguments, str):
+        return arguments
+    return "" if arguments is None else json.dumps(arguments)

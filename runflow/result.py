@@ -1,0 +1,84 @@
+"""RunResult: how a run ended."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from openai.types.beta.threads import Message, Run
+
+from runflow.dispatch import ToolCallRecord
+from runflow.errors import (
+    ProtocolError,
+    RunCancelledError,
+    RunError,
+    RunExpiredError,
+    RunFailedError,
+    RunIncompleteError,
+)
+from runflow.lifecycle import RunStatus
+
+__all__ = ["RunResult", "status_of"]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a run ended: its last Run object, every tool call, the messages it wrote."""
+
+    run: Run
+    tool_calls: list[ToolCallRecord]
+    messages: list[Message]
+    polls: int = 0
+    """How many times the run was retrieved to learn its status."""
+    retries: int = 0
+    """How many requests were made again after a transient failure."""
+
+    @property
+    def status(self) -> RunStatus:
+        return status_of(self.run)
+
+    @property
+    def output_text(self) -> str:
+        """The text of the assistant messages this run wrote, in order."""
+        return "\n\n".join(
+            part.text.value
+            for message in self.messages
+            if message.role == "assistant"
+            for part in message.content
+            if part.type == "text"
+        )
+
+    def raise_for_status(self) -> None:
+        """Raise the `RunError` matching the final status, unless it is completed."""
+        error = _run_error(self.run)
+        if error is not None:
+            raise error
+
+
+def status_of(run: Run) -> RunStatus:
+    """The run's status as a RunStatus; `ProtocolError` for a status the API does not have."""
+    try:
+        return RunStatus(run.status)
+    except ValueError:
+        raise ProtocolError(f"run {run.id} has an unknown status {run.status!r}") from None
+
+
+_ERRORS: Mapping[RunStatus, type[RunError]] = {
+    RunStatus.FAILED: RunFailedError,
+    RunStatus.EXPIRED: RunExpiredError,
+    RunStatus.CANCELLED: RunCancelledError,
+    RunStatus.INCOMPLETE: RunIncompleteError,
+}
+
+
+def _run_error(run: Run) -> RunError | None:
+    status = status_of(run)
+    if status not in _ERRORS:
+        return None
+    detail = ""
+    if run.last_error is not None:
+        detail = f": {run.last_error.code}: {run.last_error.message}"
+    elif run.incomplete_details is not None:
+        detail = f": {run.incomplete_details.reason}"
+    message = f"run {run.id} ended {status.value}{detail}"
+    return _ERRORS[status](message, run_id=run.id, status=status)
