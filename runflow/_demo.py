@@ -2,15 +2,18 @@
 
 No network, no keys. The scripted assistant asks for two tools in parallel, then one more,
 then answers with a message that quotes their outputs. Everything the Runner does is printed
-as it happens.
+as it happens, then the run's span tree. With `otlp=URL` (or `OTEL_EXPORTER_OTLP_ENDPOINT`)
+the spans also go to that OTLP/HTTP endpoint: Phoenix, Jaeger, an OpenTelemetry Collector...
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
-from typing import Any, Literal, TextIO
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, TextIO, cast
 
 import anyio
 
@@ -22,9 +25,15 @@ from runflow.events import (
     ToolCallFinished,
     ToolCallStarted,
 )
+from runflow.instrumentation import Instrumentation
 from runflow.runner import Runner
 from runflow.testing import inprocess_client
 from runflow.tools import ToolRegistry
+from runflow.tracing import OpenTelemetryInstrumentation, default_instrumentation
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 __all__ = ["DEMO_SCENARIO", "demo_tools", "run_demo"]
 
@@ -91,8 +100,21 @@ def demo_tools() -> ToolRegistry:
     return registry
 
 
-async def run_demo(out: TextIO = sys.stdout) -> int:
-    """Run the demo, printing as it goes; return the process exit code."""
+async def run_demo(out: TextIO = sys.stdout, *, otlp: str | None = None) -> int:
+    """Run the demo, printing as it goes; return the process exit code.
+
+    `otlp`: an OTLP/HTTP endpoint for the run's spans (`http://host:4318`, or the full
+    `.../v1/traces`); `OTEL_EXPORTER_OTLP_ENDPOINT` when None.
+    """
+    tracing = _DemoTracing.start(out, otlp or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    try:
+        return await _run(out, tracing.instrumentation if tracing else default_instrumentation())
+    finally:
+        if tracing is not None:
+            tracing.finish()
+
+
+async def _run(out: TextIO, instrumentation: Instrumentation) -> int:
     server = _load_server()
     tools = demo_tools()
     app = server.create_app(scenario=server.Scenario.model_validate(DEMO_SCENARIO))
@@ -105,7 +127,7 @@ async def run_demo(out: TextIO = sys.stdout) -> int:
         _print(out, f"assistant {assistant.id} with tools: {', '.join(t.name for t in tools)}")
         _print(out, f"thread {thread.id}\nuser: {QUESTION}\n")
         started = time.perf_counter()
-        runner = Runner(client, tools)
+        runner = Runner(client, tools, instrumentation=instrumentation)
         result = await runner.run(
             thread_id=thread.id, assistant_id=assistant.id, on_event=_printer(out, started)
         )
@@ -154,3 +176,104 @@ def _load_server() -> Any:
             "the demo needs the local run server: pip install runflow-server "
             f"(or `uv sync` in the runflow repository) [{exc}]"
         ) from exc
+
+
+class _DemoTracing:
+    """A TracerProvider of the demo's own (never the global one): spans kept in memory for the
+    tree printed at the end, and batched to an OTLP/HTTP endpoint when one is given."""
+
+    def __init__(self, out: TextIO, endpoint: str | None) -> None:
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        self.out, self.endpoint = out, endpoint
+        self.memory = InMemorySpanExporter()
+        self.provider = TracerProvider(resource=Resource.create({"service.name": "runflow-demo"}))
+        self.provider.add_span_processor(SimpleSpanProcessor(self.memory))
+        self.sender: _CountingExporter | None = None
+        if endpoint is not None:
+            self.sender = _CountingExporter(_otlp_exporter(endpoint))
+            # The SDK is optional, so the wrapper only has the SpanExporter's methods.
+            self.provider.add_span_processor(BatchSpanProcessor(cast("SpanExporter", self.sender)))
+        self.instrumentation = OpenTelemetryInstrumentation(tracer_provider=self.provider)
+
+    @classmethod
+    def start(cls, out: TextIO, endpoint: str | None) -> _DemoTracing | None:
+        try:
+            return cls(out, endpoint)
+        except ImportError:
+            _print(out, "(for the run's span tree: pip install runflow[otel])")
+            return None
+
+    def finish(self) -> None:
+        """Flush and print: the span tree, then what reached the endpoint."""
+        self.provider.shutdown()
+        spans = self.memory.get_finished_spans()
+        trace_ids = sorted({f"{span.context.trace_id:032x}" for span in spans if span.context})
+        _print(self.out, f"\nspans (trace {', '.join(trace_ids)}):")
+        for line in span_tree(spans):
+            _print(self.out, f"  {line}")
+        if self.sender is not None:
+            _print(self.out, self.sender.summary(self.endpoint or ""))
+
+
+def span_tree(spans: Sequence[ReadableSpan]) -> list[str]:
+    """One line per span: indented under its parent, with its duration and error status."""
+    ids = {span.context.span_id for span in spans if span.context is not None}
+    children: dict[int | None, list[ReadableSpan]] = {}
+    for span in spans:
+        parent = span.parent.span_id if span.parent is not None else None
+        children.setdefault(parent if parent in ids else None, []).append(span)
+    lines: list[str] = []
+
+    def visit(parent: int | None, depth: int) -> None:
+        for span in sorted(children.get(parent, []), key=lambda s: s.start_time or 0):
+            duration = ((span.end_time or 0) - (span.start_time or 0)) / 1e9
+            error = (span.attributes or {}).get("error.type")
+            status = f"  ERROR {error}" if span.status.status_code.name == "ERROR" else ""
+            lines.append(f"{'  ' * depth + span.name:<44} {duration:7.3f}s{status}")
+            if span.context is not None:
+                visit(span.context.span_id, depth + 1)
+
+    visit(None, 0)
+    return lines
+
+
+def _otlp_exporter(endpoint: str) -> SpanExporter:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    url = endpoint.rstrip("/")
+    if not url.endswith("/v1/traces"):
+        url += "/v1/traces"  # a base URL, as OTEL_EXPORTER_OTLP_ENDPOINT is
+    return OTLPSpanExporter(endpoint=url, timeout=5)
+
+
+class _CountingExporter:
+    """Passes spans on to an exporter and counts what got through."""
+
+    def __init__(self, exporter: SpanExporter) -> None:
+        self.exporter = exporter
+        self.sent = self.failed = 0
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        result = self.exporter.export(spans)
+        if result is SpanExportResult.SUCCESS:
+            self.sent += len(spans)
+        else:
+            self.failed += len(spans)
+        return result
+
+    def shutdown(self) -> None:
+        self.exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.exporter.force_flush(timeout_millis)
+
+    def summary(self, endpoint: str) -> str:
+        if self.failed:
+            return f"could not send {self.failed} span(s) to {endpoint} (is it listening?)"
+        return f"sent {self.sent} spans to {endpoint} over OTLP/HTTP"

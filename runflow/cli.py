@@ -1,7 +1,8 @@
 """The `runflow` command.
 
-    runflow demo            one tool-calling run end to end on the in-process local server
-    runflow serve ...       the local run server over HTTP (from the runflow-server plugin)
+    runflow demo [--otlp URL]   one tool-calling run end to end on the in-process local server,
+                                its span tree printed (and sent to an OTLP/HTTP endpoint)
+    runflow serve ...           the local run server over HTTP (from the runflow-server plugin)
 
 Commands other than the built-in ones come from plugins: the entry points of the group
 `runflow.commands`, each a function taking the remaining arguments and returning an exit code.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from importlib.metadata import entry_points
 
 import anyio
@@ -32,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if parsed.command == "demo":
         from runflow._demo import run_demo
 
-        return anyio.run(run_demo)
+        return anyio.run(partial(run_demo, otlp=parsed.otlp))
     if parsed.command is None:
         parser.print_help()
         return 0
@@ -42,7 +44,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser(plugin_names: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="runflow", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("demo", help="run a tool-calling run end to end, offline")
+    demo = commands.add_parser("demo", help="run a tool-calling run end to end, offline")
+    demo.add_argument(
+        "--otlp",
+        metavar="URL",
+        help="also send the run's spans to this OTLP/HTTP endpoint, e.g. http://127.0.0.1:6006 "
+        "(default: $OTEL_EXPORTER_OTLP_ENDPOINT)",
+    )
     for name in ("serve", *plugin_names):
         if name not in commands.choices:
             commands.add_parser(name, help=f"provided by a plugin ({name})", add_help=False)
