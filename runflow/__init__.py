@@ -42,6 +42,7 @@ from runflow.result import RunResult
 from runflow.retry import RetryPolicy
 from runflow.runner import RunHandle, Runner, ThreadPolicy
 from runflow.tools import Tool, ToolRegistry, tool
+from runflow.tracing import OpenTelemetryInstrumentation
 
 __all__ = [
     "Backend",
@@ -52,6 +53,7 @@ __all__ = [
     "MessageDelta",
     "NoInstrumentation",
     "OpenAIBackend",
+    "OpenTelemetryInstrumentation",
     "OutputsSubmitted",
     "ProtocolError",
     "RateLimitedError",

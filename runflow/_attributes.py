@@ -48,7 +48,7 @@ _REQUEST_PARAMETERS = {
 
 def agent_name(info: RunInfo) -> str | None:
     """The assistant's name if the Runner knows it (a run object does not carry it)."""
-    name = getattr(info, "assistant_name", None)  # not in RunInfo yet
+    name = info.assistant_name
     return name if isinstance(name, str) and name else None
 
 

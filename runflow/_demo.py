@@ -129,7 +129,10 @@ async def _run(out: TextIO, instrumentation: Instrumentation) -> int:
         started = time.perf_counter()
         runner = Runner(client, tools, instrumentation=instrumentation)
         result = await runner.run(
-            thread_id=thread.id, assistant_id=assistant.id, on_event=_printer(out, started)
+            thread_id=thread.id,
+            assistant_id=assistant.id,
+            assistant_name=assistant.name,
+            on_event=_printer(out, started),
         )
     _print(out, f"\nassistant: {result.output_text}")
     _print(

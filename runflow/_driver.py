@@ -305,6 +305,7 @@ class RunDriver:
                 previous = None if self.run is None else self.run.status
                 decision = self._observe_run(reply.run, created=created)
                 if not isinstance(decision, Wait):
+                    await self._report_steps()
                     return decision
                 wait = _FIRST_POLL if reply.run.status != previous else min(wait * 2, _MAX_POLL)
                 pause = reply.poll_after if reply.poll_after is not None else wait
@@ -312,6 +313,16 @@ class RunDriver:
             reply = await self._retrying(self._retrieve)
             self._polls += 1
             self._observer.polled()
+
+    async def _report_steps(self) -> None:
+        """Without a stream, run steps are seen only by asking (when someone wants them)."""
+        if not self._observer.wants_steps:
+            return
+        steps = await self._retrying(
+            lambda: self._s.backend.list_run_steps(thread_id=self.thread_id, run_id=self.run_id)
+        )
+        for step in steps:
+            self._observer.step_changed(step)
 
     async def _retrieve(self) -> RunReply:
         return await self._s.backend.retrieve_run(thread_id=self.thread_id, run_id=self.run_id)
@@ -406,9 +417,9 @@ class RunDriver:
             try:
                 await self._s.backend.cancel_run(thread_id=self.thread_id, run_id=self.run_id)
                 wait = _FIRST_POLL
-                while not status_of(self.run).is_terminal:
+                while not status_of(self._current_run()).is_terminal:
                     await self._sleep(wait)
-                    self.run = (await self._retrieve()).run
+                    self._observe_run((await self._retrieve()).run)
                     wait = min(wait * 2, _MAX_POLL)
             except Exception:
                 _log.warning("could not cancel run %s", self.run_id, exc_info=True)

@@ -46,9 +46,16 @@ class RunInfo:
     provider_name: str
     server_address: str | None
     mode: Literal["stream", "poll"]
+    assistant_name: str | None = None
+    """The assistant's name when the caller gave it (traces name the run span after it)."""
 
 
 class RunObserver(Protocol):
+    @property
+    def wants_steps(self) -> bool:
+        """Whether run steps are worth a request when they do not stream in (polling)."""
+        ...
+
     def status_changed(
         self, run: Run, previous: RunStatus | None, status: RunStatus, at: float
     ) -> None: ...
@@ -91,6 +98,8 @@ class _NoToolCallObserver:
 
 
 class _NoRunObserver:
+    wants_steps = False
+
     def status_changed(
         self, run: Run, previous: RunStatus | None, status: RunStatus, at: float
     ) -> None:

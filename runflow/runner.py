@@ -55,6 +55,7 @@ class _RunRequest:
     thread: Mapping[str, Any] | None
     options: Mapping[str, Any]
     thread_policy: ThreadPolicy
+    assistant_name: str | None = None
 
 
 class Runner:
@@ -116,6 +117,7 @@ class Runner:
         thread_id: str | None = None,
         thread: Mapping[str, Any] | None = None,
         thread_policy: ThreadPolicy | None = None,
+        assistant_name: str | None = None,
         on_event: EventCallback | None = None,
         **options: Any,
     ) -> RunResult:
@@ -125,10 +127,12 @@ class Runner:
         new thread's `messages`, `metadata`...; create-thread-and-run) when no `thread_id` is
         given. `options` are passed to run creation as they are (`instructions`,
         `additional_instructions`, `additional_messages`, `tool_choice`, `metadata`, `model`,
-        ...). Returns a `RunResult` for every terminal status; call `raise_for_status()` to
-        turn the unhappy ones into exceptions.
+        ...). `assistant_name` only names the run in traces. Returns a `RunResult` for every
+        terminal status; call `raise_for_status()` to turn the unhappy ones into exceptions.
         """
-        request = self._request(assistant_id, thread_id, thread, thread_policy, options)
+        request = self._request(
+            assistant_id, thread_id, thread, thread_policy, assistant_name, options
+        )
         return await self._execute(request, on_event, _Slot())
 
     def start(
@@ -138,6 +142,7 @@ class Runner:
         thread_id: str | None = None,
         thread: Mapping[str, Any] | None = None,
         thread_policy: ThreadPolicy | None = None,
+        assistant_name: str | None = None,
         **options: Any,
     ) -> RunHandle:
         """Like `run()`, in the background: returns a `RunHandle` at once.
@@ -147,7 +152,9 @@ class Runner:
         """
         if self._task_group is None:
             raise UsageError("Runner.start() needs the runner entered: `async with runner:`")
-        request = self._request(assistant_id, thread_id, thread, thread_policy, options)
+        request = self._request(
+            assistant_id, thread_id, thread, thread_policy, assistant_name, options
+        )
         handle = RunHandle()
         self._task_group.start_soon(self._execute_in_background, request, handle)
         return handle
@@ -177,6 +184,7 @@ class Runner:
         thread_id: str | None,
         thread: Mapping[str, Any] | None,
         thread_policy: ThreadPolicy | None,
+        assistant_name: str | None,
         options: Mapping[str, Any],
     ) -> _RunRequest:
         if thread_id is not None and thread is not None:
@@ -184,7 +192,7 @@ class Runner:
         if thread_id is None and thread is None:
             thread = {}
         policy = thread_policy or self.thread_policy
-        return _RunRequest(assistant_id, thread_id, thread, options, policy)
+        return _RunRequest(assistant_id, thread_id, thread, options, policy, assistant_name)
 
     async def _execute(
         self, request: _RunRequest, on_event: EventCallback | None, slot: _Slot
@@ -196,6 +204,7 @@ class Runner:
             provider_name=self.backend.provider_name,
             server_address=self.backend.server_address,
             mode=self.mode,
+            assistant_name=request.assistant_name,
         )
         async with self._run_limiter, self._thread_lock(request.thread_id):
             with self.instrumentation.run(info) as observer:

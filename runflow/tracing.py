@@ -154,6 +154,10 @@ class _RunSpan:
             event["runflow.run.previous_status"] = previous.value
         self.span.add_event("runflow.run.status_changed", event)
 
+    @property
+    def wants_steps(self) -> bool:
+        return self.span.is_recording()
+
     def step_changed(self, step: RunStep) -> None:
         if not self.span.is_recording():
             return

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from openai.types.beta import AssistantStreamEvent
 from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
+from openai.types.beta.threads.runs import RunStep
 
 __all__ = ["Backend", "EventStream", "RunReply", "ToolOutput"]
 
@@ -81,4 +82,8 @@ class Backend(Protocol):
 
     async def list_run_messages(self, *, thread_id: str, run_id: str) -> list[Message]:
         """The messages a run wrote, oldest first."""
+        ...
+
+    async def list_run_steps(self, *, thread_id: str, run_id: str) -> list[RunStep]:
+        """The run's steps, oldest first."""
         ...

@@ -18,6 +18,7 @@ from openai import (
 )
 from openai.types.beta import AssistantStreamEvent
 from openai.types.beta.threads import Message, Run
+from openai.types.beta.threads.runs import RunStep
 
 from runflow.backends import EventStream, RunReply, ToolOutput
 from runflow.errors import (
@@ -122,6 +123,11 @@ class OpenAIBackend:
     async def list_runs(self, *, thread_id: str, limit: int = 20) -> list[Run]:
         with _translated():
             page = await self._runs.list(thread_id=thread_id, limit=limit, order="desc")
+        return list(page.data)
+
+    async def list_run_steps(self, *, thread_id: str, run_id: str) -> list[RunStep]:
+        with _translated():
+            page = await self._runs.steps.list(run_id, thread_id=thread_id, order="asc", limit=100)
         return list(page.data)
 
     async def list_run_messages(self, *, thread_id: str, run_id: str) -> list[Message]:

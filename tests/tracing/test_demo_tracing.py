@@ -18,7 +18,7 @@ from runflow.tracing import OpenTelemetryInstrumentation, default_instrumentatio
 pytestmark = pytest.mark.anyio
 
 DEMO_TREE = [
-    "invoke_agent asst_",
+    "invoke_agent Trip helper",
     "  run_step tool_calls",
     "  execute_tool get_weather",
     "  execute_tool get_local_time",
