@@ -16,6 +16,7 @@ from runflow.errors import (
     RunFailedError,
     RunflowError,
     RunIncompleteError,
+    RunNeverCreatedError,
     ServiceError,
     ServiceUnavailableError,
     StreamDroppedError,
@@ -37,6 +38,7 @@ from runflow.events import (
     ToolCallStarted,
 )
 from runflow.instrumentation import Instrumentation, NoInstrumentation, RunInfo
+from runflow.journal import Journal
 from runflow.lifecycle import RunStatus, ToolCallRequest
 from runflow.result import RunResult
 from runflow.retry import RetryPolicy
@@ -50,6 +52,7 @@ __all__ = [
     "ConnectionLostError",
     "Deadline",
     "Instrumentation",
+    "Journal",
     "MessageDelta",
     "NoInstrumentation",
     "OpenAIBackend",
@@ -67,6 +70,7 @@ __all__ = [
     "RunHandle",
     "RunIncompleteError",
     "RunInfo",
+    "RunNeverCreatedError",
     "RunReply",
     "RunResult",
     "RunStatus",

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, AsyncExitStack, nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -41,6 +41,7 @@ from runflow.errors import (
     ProtocolError,
     RateLimitedError,
     RequestRejectedError,
+    RunNeverCreatedError,
     StreamDroppedError,
     StreamError,
     TransientError,
@@ -55,6 +56,7 @@ from runflow.events import (
     ToolCallStarted,
 )
 from runflow.instrumentation import RunObserver
+from runflow.journal import Journal, JournaledRun
 from runflow.lifecycle import (
     Abort,
     Decision,
@@ -93,6 +95,7 @@ class DriverSettings:
     retry: RetryPolicy
     thread_limiter: CapacityLimiter
     mode: Mode
+    journal: Journal | None = None
 
 
 @dataclass
@@ -124,6 +127,8 @@ class RunDriver:
         self._answered: set[str] = set()
         self._polls = 0
         self._retries = 0
+        self._key = uuid.uuid4().hex
+        """The client key tagged on the run (metadata) and naming it in the journal."""
         self._missed_events = settings.mode == "poll"
 
     @property
@@ -138,28 +143,77 @@ class RunDriver:
         thread: Mapping[str, Any] | None = None,
     ) -> RunResult:
         """Create the run (with a new thread when `thread` is given) and drive it to its end."""
+        return await self._guarded(self._create(assistant_id, options, thread))
+
+    async def resume(self, entry: JournaledRun) -> RunResult:
+        """Pick up a run a previous process left unfinished (see `runflow.journal`)."""
+        self._key = entry.key
+        self.thread_id = entry.thread_id or ""
+        return await self._guarded(self._reattach(entry))
+
+    async def _guarded(self, first: Awaitable[Decision]) -> RunResult:
         try:
-            decision = await self._create(assistant_id, options, thread)
+            decision = await first
+            await self._journal_created()
             while not isinstance(decision, Finish):
                 if isinstance(decision, Abort):
                     raise ProtocolError(f"run {self.run_id}: {decision.reason}")
                 assert isinstance(decision, Dispatch)
                 decision = await self._dispatch_and_submit(decision)
-            return await self._result()
+            result = await self._result()
         except BaseException:
             # Whatever stops us (the caller's cancellation, an error), the server run must not
             # be left holding its thread until it expires.
             await self.cancel()
             raise
+        if self._s.journal is not None:
+            await self._s.journal.run_ended(self._key, result.status.value)
+        return result
+
+    async def _reattach(self, entry: JournaledRun) -> Decision:
+        if entry.run_id is not None:
+            return await self._poll_for_decision(await self._retrying(self._retrieve_by(entry)))
+        found = None if entry.thread_id is None else await self._find_run_by_key(entry.key)
+        if found is not None:
+            return await self._poll_for_decision(found)
+        if entry.thread_id is None:
+            raise RunNeverCreatedError(
+                f"run {entry.key} was to create its own thread, and the process stopped before "
+                "the service answered: whether a thread and run exist cannot be known"
+            )
+        # The create request never reached the service: carry out the intent, with the same key.
+        return await self._create(entry.assistant_id, entry.options, None)
+
+    def _retrieve_by(self, entry: JournaledRun) -> Callable[[], Awaitable[RunReply]]:
+        run_id = entry.run_id or ""
+
+        async def retrieve() -> RunReply:
+            return await self._s.backend.retrieve_run(thread_id=self.thread_id, run_id=run_id)
+
+        return retrieve
+
+    async def _journal_created(self) -> None:
+        if self._s.journal is not None and self.run is not None:
+            await self._s.journal.run_created(
+                self._key, run_id=self.run.id, thread_id=self.thread_id
+            )
 
     # -- creation ------------------------------------------------------------------------
 
     async def _create(
         self, assistant_id: str, options: Mapping[str, Any], thread: Mapping[str, Any] | None
     ) -> Decision:
-        key = uuid.uuid4().hex
+        key = self._key
         tagged = {**options, "metadata": {**(options.get("metadata") or {}), RUN_KEY_METADATA: key}}
         backend = self._s.backend
+        if self._s.journal is not None:
+            await self._s.journal.run_started(
+                key,
+                assistant_id=assistant_id,
+                thread_id=None if thread is not None else self.thread_id,
+                options=options,
+                new_thread=thread,
+            )
 
         async def find_created(error: TransientError) -> RunReply | None:
             return None if thread is not None else await self._find_run_by_key(key)
@@ -341,8 +395,10 @@ class RunDriver:
         deadline = self._deadline()
         self._answered.update(call.id for call in decision.tool_calls)
         run = self._current_run()
+        journaled = await self._journaled_outputs(decision.tool_calls)
+        fresh = [call for call in decision.tool_calls if call.id not in journaled]
         records = await dispatch_batch(
-            decision.tool_calls,
+            fresh,
             self._s.tools,
             clock=self._s.clock,
             deadline=deadline,
@@ -351,7 +407,35 @@ class RunDriver:
             on_finish=self._call_finished,
             trace_call=lambda call: self._observer.tool_call(call, run),
         )
-        return await self._submit(records, deadline)
+        if self._s.journal is not None:
+            for record in records:
+                await self._s.journal.output_recorded(run.id, record)
+        return await self._submit([*journaled.values(), *records], deadline)
+
+    async def _journaled_outputs(
+        self, calls: Sequence[ToolCallRequest]
+    ) -> dict[str, ToolCallRecord]:
+        """Outputs a previous process produced for these calls: submitted, never re-run."""
+        if self._s.journal is None:
+            return {}
+        stored = await self._s.journal.outputs(self.run_id)
+        now = self._s.clock.now()
+        found: dict[str, ToolCallRecord] = {}
+        for call in calls:
+            if call.id in stored:
+                entry = stored[call.id]
+                record = ToolCallRecord(
+                    call_id=call.id,
+                    name=entry.name,
+                    arguments=entry.arguments,
+                    output=entry.output,
+                    error=entry.error,
+                    started_at=now,
+                    duration=0.0,
+                )
+                self._call_finished(record)
+                found[call.id] = record
+        return found
 
     async def _submit(
         self, records: Sequence[ToolCallRecord], deadline: Deadline | None

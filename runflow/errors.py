@@ -19,6 +19,7 @@
     │       ├── ServiceUnavailableError  a 5xx answer
     │       └── ConnectionLostError  no answer at all (refused, reset, timed out)
     │           └── StreamDroppedError  lost in the middle of an event stream
+    ├── RunNeverCreatedError         a journaled run whose creation cannot be confirmed
     └── ProtocolError                the service said something runflow cannot follow
         └── StreamError              an `error` event, or a stream with no run in it
 
@@ -40,6 +41,7 @@ __all__ = [
     "RunExpiredError",
     "RunFailedError",
     "RunIncompleteError",
+    "RunNeverCreatedError",
     "RunflowError",
     "ServiceError",
     "ServiceUnavailableError",
@@ -161,6 +163,10 @@ class ConnectionLostError(TransientError):
 
 class StreamDroppedError(ConnectionLostError):
     """The connection carrying a run's events was lost before the stream's end."""
+
+
+class RunNeverCreatedError(RunflowError):
+    """`Runner.resume()` found a run whose creation it cannot confirm nor safely repeat."""
 
 
 class ProtocolError(RunflowError):

@@ -16,7 +16,9 @@ serialise this process's runs on one thread. Each run is driven by its own `RunD
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
@@ -31,9 +33,10 @@ from runflow.backends import Backend
 from runflow.backends.openai import OpenAIBackend
 from runflow.clock import Clock, SystemClock
 from runflow.deadline import DEFAULT_SAFETY_MARGIN
-from runflow.errors import RunCancelledError, ThreadBusyError, UsageError
+from runflow.errors import RunCancelledError, RunNeverCreatedError, ThreadBusyError, UsageError
 from runflow.events import EventCallback, RunEvent
-from runflow.instrumentation import Instrumentation, RunInfo
+from runflow.instrumentation import Instrumentation, RunInfo, RunObserver
+from runflow.journal import Journal, JournaledRun
 from runflow.result import RunResult, status_of
 from runflow.retry import RetryPolicy, retrying
 from runflow.tools import Tool, ToolRegistry
@@ -45,6 +48,7 @@ ThreadPolicy = Literal["wait", "cancel", "raise"]
 """What to do when the thread already has an active run: wait for it to end, cancel it, or
 raise `ThreadBusyError`."""
 
+_log = logging.getLogger("runflow")
 _BUSY_POLL = (0.1, 2.0)  # first and largest wait between checks of another run's status
 
 
@@ -73,6 +77,7 @@ class Runner:
         safety_margin: seconds kept back from `expires_at` for submitting outputs.
         clock: the clock deadlines and waits use (tests pass `runflow.testing.FakeClock`).
         instrumentation: tracing hooks; OpenTelemetry (a no-op without an SDK) by default.
+        journal: a durable ledger of runs and outputs, for `resume()` after a crash.
     """
 
     def __init__(
@@ -88,6 +93,7 @@ class Runner:
         safety_margin: float = DEFAULT_SAFETY_MARGIN,
         clock: Clock | None = None,
         instrumentation: Instrumentation | None = None,
+        journal: Journal | None = None,
     ) -> None:
         if mode not in ("stream", "poll"):
             raise UsageError(f"mode must be 'stream' or 'poll', not {mode!r}")
@@ -105,6 +111,7 @@ class Runner:
             retry=retry or RetryPolicy(),
             thread_limiter=CapacityLimiter(max_handler_threads),
             mode=mode,
+            journal=journal,
         )
         self._run_limiter = CapacityLimiter(max_concurrent_runs)
         self._thread_locks: dict[str, tuple[anyio.Lock, int]] = {}
@@ -197,33 +204,81 @@ class Runner:
     async def _execute(
         self, request: _RunRequest, on_event: EventCallback | None, slot: _Slot
     ) -> RunResult:
-        info = RunInfo(
-            assistant_id=request.assistant_id,
-            thread_id=request.thread_id,
-            options=request.options,
+        info = self._info(
+            request.assistant_id, request.thread_id, request.options, request.assistant_name
+        )
+        async with self._driving(info) as observer:
+            while True:
+                driver = RunDriver(self._settings, observer, on_event, request.thread_id)
+                slot.driver = driver
+                try:
+                    result = await driver.drive(
+                        assistant_id=request.assistant_id,
+                        options=request.options,
+                        thread=request.thread,
+                    )
+                except ThreadBusyError as busy:
+                    if request.thread_policy == "raise":
+                        raise
+                    await self._end_active_run(busy, cancel=request.thread_policy == "cancel")
+                    continue
+                observer.finished(result)
+                return result
+
+    async def resume(self, *, on_event: EventCallback | None = None) -> list[RunResult]:
+        """Drive to their end the runs the journal holds unfinished (after a crash).
+
+        Outputs already journaled are submitted without running their handlers again; runs
+        that ended meanwhile are closed out. A run that was to create its own thread, and whose
+        creation was never answered, cannot be confirmed: it is logged and closed as
+        `unknown`. Returns the results of the runs it drove.
+        """
+        journal = self._settings.journal
+        if journal is None:
+            raise UsageError("resume() needs a journal: Runner(..., journal=Journal(path))")
+        results: list[RunResult] = []
+
+        async def resume_one(entry: JournaledRun) -> None:
+            info = self._info(entry.assistant_id, entry.thread_id, entry.options, None)
+            async with self._driving(info) as observer:
+                driver = RunDriver(self._settings, observer, on_event, entry.thread_id)
+                try:
+                    result = await driver.resume(entry)
+                except RunNeverCreatedError:
+                    _log.warning("cannot resume run %s", entry.key, exc_info=True)
+                    await journal.run_ended(entry.key, "unknown")
+                    return
+                observer.finished(result)
+                results.append(result)
+
+        async with anyio.create_task_group() as group:
+            for entry in await journal.unfinished():
+                group.start_soon(resume_one, entry)
+        return results
+
+    def _info(
+        self,
+        assistant_id: str,
+        thread_id: str | None,
+        options: Mapping[str, Any],
+        assistant_name: str | None,
+    ) -> RunInfo:
+        return RunInfo(
+            assistant_id=assistant_id,
+            thread_id=thread_id,
+            options=options,
             provider_name=self.backend.provider_name,
             server_address=self.backend.server_address,
             mode=self.mode,
-            assistant_name=request.assistant_name,
+            assistant_name=assistant_name,
         )
-        async with self._run_limiter, self._thread_lock(request.thread_id):
+
+    @asynccontextmanager
+    async def _driving(self, info: RunInfo) -> AsyncIterator[RunObserver]:
+        """A run's share of the limits (a run slot, its thread's lock) and its instrumentation."""
+        async with self._run_limiter, self._thread_lock(info.thread_id):
             with self.instrumentation.run(info) as observer:
-                while True:
-                    driver = RunDriver(self._settings, observer, on_event, request.thread_id)
-                    slot.driver = driver
-                    try:
-                        result = await driver.drive(
-                            assistant_id=request.assistant_id,
-                            options=request.options,
-                            thread=request.thread,
-                        )
-                    except ThreadBusyError as busy:
-                        if request.thread_policy == "raise":
-                            raise
-                        await self._end_active_run(busy, cancel=request.thread_policy == "cancel")
-                        continue
-                    observer.finished(result)
-                    return result
+                yield observer
 
     async def _execute_in_background(self, request: _RunRequest, handle: RunHandle) -> None:
         slot = _Slot()

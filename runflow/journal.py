@@ -1,0 +1,196 @@
+"""A durable ledger of the runs a Runner creates and the tool outputs it produces (SQLite).
+
+With a journal, a process that dies in the middle of runs can be replaced by a new one that
+calls `Runner.resume()`: every unfinished run is picked up where it stood.
+
+Delivery guarantee
+------------------
+- A tool call whose output is in the journal never runs its handler again: after a restart the
+  journaled output is submitted as it is.
+- The journal records an output *after* the handler returns and *before* it is submitted, so a
+  crash between a handler's side effect and that write runs the handler again after the
+  restart: handlers are executed **at least once**, and exactly once unless the process dies
+  inside that window.
+- Outputs are submitted at most once per call id: submission is checked against the run's state
+  after an ambiguous failure, and a run that has left requires_action is never resubmitted to.
+- A run is created at most once: its client key is journaled before the create request, and a
+  resumed run looks for that key on the thread before creating anything.
+
+Writes are committed with `synchronous=FULL` in a worker thread, one at a time, so the event
+loop never blocks on the disk. The outputs of a batch of tool calls are journaled together,
+when the batch is complete, so the re-execution window of a call spans from its side effect to
+the end of its batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import anyio.to_thread
+
+from runflow.dispatch import ToolCallRecord, ToolFailure
+
+__all__ = ["Journal", "JournaledOutput", "JournaledRun"]
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    key TEXT PRIMARY KEY,
+    assistant_id TEXT NOT NULL,
+    thread_id TEXT,
+    run_id TEXT,
+    options TEXT NOT NULL,
+    new_thread TEXT,
+    ended_status TEXT
+);
+CREATE TABLE IF NOT EXISTS outputs (
+    run_id TEXT NOT NULL,
+    call_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    arguments TEXT NOT NULL,
+    output TEXT NOT NULL,
+    error_kind TEXT,
+    error_message TEXT,
+    PRIMARY KEY (run_id, call_id)
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class JournaledRun:
+    """A run the journal knows of, as far as it got."""
+
+    key: str
+    assistant_id: str
+    thread_id: str | None
+    run_id: str | None
+    """None when the process died before the service's answer to the create request."""
+    options: Mapping[str, Any]
+    new_thread: Mapping[str, Any] | None
+    """The `thread` parameters when the run was to create its own thread."""
+
+
+@dataclass(frozen=True, slots=True)
+class JournaledOutput:
+    call_id: str
+    name: str
+    arguments: str
+    output: str
+    error: ToolFailure | None
+
+
+class Journal:
+    """The ledger, in the SQLite file at `path` (created if missing)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    async def run_started(
+        self,
+        key: str,
+        *,
+        assistant_id: str,
+        thread_id: str | None,
+        options: Mapping[str, Any],
+        new_thread: Mapping[str, Any] | None,
+    ) -> None:
+        """Before the create request: the run runflow is about to create, by its client key."""
+        encoded = json.dumps(dict(options), default=str)
+        thread = None if new_thread is None else json.dumps(dict(new_thread), default=str)
+        await self._write(
+            "INSERT OR IGNORE INTO runs (key, assistant_id, thread_id, options, new_thread)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (key, assistant_id, thread_id, encoded, thread),
+        )
+
+    async def run_created(self, key: str, *, run_id: str, thread_id: str) -> None:
+        await self._write(
+            "UPDATE runs SET run_id = ?, thread_id = ? WHERE key = ?", (run_id, thread_id, key)
+        )
+
+    async def output_recorded(self, run_id: str, record: ToolCallRecord) -> None:
+        """A call's output, before it is submitted."""
+        error = record.error
+        await self._write(
+            "INSERT OR IGNORE INTO outputs VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                record.call_id,
+                record.name,
+                record.arguments,
+                record.output,
+                None if error is None else error.kind,
+                None if error is None else error.message,
+            ),
+        )
+
+    async def run_ended(self, key: str, status: str) -> None:
+        await self._write("UPDATE runs SET ended_status = ? WHERE key = ?", (status, key))
+
+    async def outputs(self, run_id: str) -> dict[str, JournaledOutput]:
+        """The outputs journaled for a run, by call id."""
+        rows = await self._read(
+            "SELECT call_id, name, arguments, output, error_kind, error_message"
+            " FROM outputs WHERE run_id = ?",
+            (run_id,),
+        )
+        return {
+            row[0]: JournaledOutput(
+                call_id=row[0],
+                name=row[1],
+                arguments=row[2],
+                output=row[3],
+                error=None if row[4] is None else ToolFailure(row[4], row[5] or ""),
+            )
+            for row in rows
+        }
+
+    async def unfinished(self) -> list[JournaledRun]:
+        """The runs that have not been seen to end, oldest first."""
+        rows = await self._read(
+            "SELECT key, assistant_id, thread_id, run_id, options, new_thread FROM runs"
+            " WHERE ended_status IS NULL ORDER BY rowid",
+            (),
+        )
+        return [
+            JournaledRun(
+                key=row[0],
+                assistant_id=row[1],
+                thread_id=row[2],
+                run_id=row[3],
+                options=json.loads(row[4]),
+                new_thread=None if row[5] is None else json.loads(row[5]),
+            )
+            for row in rows
+        ]
+
+    async def _write(self, sql: str, parameters: tuple[Any, ...]) -> None:
+        await self._in_thread(lambda: self._db.execute(sql, parameters))
+
+    async def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return await self._in_thread(lambda: self._db.execute(sql, parameters).fetchall())
+
+    async def _in_thread(self, work: Callable[[], T]) -> T:
+        """Run one statement in a worker thread; a cancelled caller still waits for it (a
+        write the caller was told nothing about is never half done)."""
+
+        def locked() -> T:
+            with self._lock:
+                return work()
+
+        return await anyio.to_thread.run_sync(locked)

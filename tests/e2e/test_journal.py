@@ -1,0 +1,161 @@
+"""Durable resume: a process dies mid-run; a new one with the same journal finishes the runs."""
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openai import AsyncOpenAI
+from openai.types.beta import AssistantStreamEvent
+from openai.types.beta.threads import Run
+
+from runflow import Journal, OpenAIBackend, Runner, RunStatus, ToolRegistry
+from runflow.backends import EventStream, ToolOutput
+
+from .conftest import ServerFactory
+
+pytestmark = pytest.mark.anyio
+
+SCENARIO = [
+    {"tool_calls": [{"name": "charge", "arguments": {"amount": 5}}]},
+    {"message": "done: {outputs}"},
+]
+
+
+class Crash(BaseException):
+    """The process dies here: nothing after it runs, nobody cancels anything."""
+
+
+class DyingBackend(OpenAIBackend):
+    """The real backend, in a process that dies at one chosen point."""
+
+    def __init__(self, client: AsyncOpenAI, die: str) -> None:
+        super().__init__(client)
+        self.die = die
+
+    def create_run_stream(
+        self, *, thread_id: str, assistant_id: str, options: Mapping[str, Any]
+    ) -> EventStream:
+        opened = super().create_run_stream(
+            thread_id=thread_id, assistant_id=assistant_id, options=options
+        )
+        return self._maybe_die("after-create-request", opened)
+
+    def submit_tool_outputs_stream(
+        self, *, thread_id: str, run_id: str, tool_outputs: Sequence[ToolOutput]
+    ) -> EventStream:
+        if self.die == "before-submit":
+            raise Crash
+        opened = super().submit_tool_outputs_stream(
+            thread_id=thread_id, run_id=run_id, tool_outputs=tool_outputs
+        )
+        return self._maybe_die("after-submit-request", opened)
+
+    def _maybe_die(self, point: str, opened: EventStream) -> EventStream:
+        @asynccontextmanager
+        async def stream() -> AsyncIterator[AsyncIterator[AssistantStreamEvent]]:
+            async with opened as events:
+                if self.die == point:
+                    raise Crash  # the request reached the server; its answer is lost
+                yield events
+
+        return stream()
+
+    async def cancel_run(self, *, thread_id: str, run_id: str) -> Run:
+        raise Crash  # a dead process cancels nothing
+
+
+def charging_tools(charges: list[int], *, die_in_handler: bool = False) -> ToolRegistry:
+    registry = ToolRegistry()
+
+    @registry.tool
+    async def charge(amount: int) -> str:
+        charges.append(amount)  # the side effect
+        if die_in_handler:
+            raise Crash
+        return f"charged {amount}"
+
+    return registry
+
+
+async def crash_then_resume(
+    make_server: ServerFactory, tmp_path: Path, die: str, *, die_in_handler: bool = False
+) -> tuple[list[int], list[Any], str]:
+    server = make_server(SCENARIO)
+    assistant_id, thread_id = await server.assistant_and_thread()
+    charges: list[int] = []
+    journal_path = tmp_path / "journal.db"
+
+    first = Runner(
+        DyingBackend(server.client, die),
+        charging_tools(charges, die_in_handler=die_in_handler),
+        journal=Journal(journal_path),
+    )
+    with pytest.raises(Crash):
+        await first.run(thread_id=thread_id, assistant_id=assistant_id)
+
+    second = Runner(server.client, charging_tools(charges), journal=Journal(journal_path))
+    results = await second.resume()
+    assert await second.resume() == []  # nothing is left unfinished
+    return charges, results, thread_id
+
+
+async def test_a_journaled_output_is_submitted_without_running_its_handler_again(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    charges, [result], _ = await crash_then_resume(make_server, tmp_path, "before-submit")
+
+    assert charges == [5]  # charged once, before the crash; never again
+    assert result.status is RunStatus.COMPLETED
+    assert result.output_text == "done: charged 5"
+
+
+async def test_a_handler_cut_by_the_crash_runs_again_the_documented_window(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    charges, [result], _ = await crash_then_resume(
+        make_server, tmp_path, "never", die_in_handler=True
+    )
+
+    assert charges == [5, 5]  # side effect, crash before the journal write, run again
+    assert result.output_text == "done: charged 5"
+
+
+async def test_a_run_whose_creation_was_never_answered_is_found_by_its_key(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    charges, [result], thread_id = await crash_then_resume(
+        make_server, tmp_path, "after-create-request"
+    )
+
+    assert charges == [5]
+    assert result.status is RunStatus.COMPLETED
+    assert result.run.thread_id == thread_id
+    assert result.run.metadata is not None and "runflow_run_key" in result.run.metadata
+
+
+async def test_a_submission_whose_answer_was_lost_is_not_repeated(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    charges, [result], _ = await crash_then_resume(make_server, tmp_path, "after-submit-request")
+
+    assert charges == [5]
+    assert result.status is RunStatus.COMPLETED  # the run went on without us; closed out
+    assert result.tool_calls == []  # nothing left to execute after the restart
+
+
+async def test_the_run_found_by_key_is_the_only_run(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    server = make_server(SCENARIO)
+    assistant_id, thread_id = await server.assistant_and_thread()
+    journal = tmp_path / "journal.db"
+    first = Runner(DyingBackend(server.client, "after-create-request"), journal=Journal(journal))
+    with pytest.raises(Crash):
+        await first.run(thread_id=thread_id, assistant_id=assistant_id)
+
+    [result] = await Runner(server.client, charging_tools([]), journal=Journal(journal)).resume()
+
+    runs = await server.client.beta.threads.runs.list(thread_id=thread_id)
+    assert [run.id for run in runs.data] == [result.run.id]
