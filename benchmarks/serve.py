@@ -15,13 +15,13 @@ import json
 from pathlib import Path
 
 import uvicorn
-from runflow_server import Scenario, create_app
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from benchmarks.probe import Probe
+from runflow_server import Scenario, create_app
 
 __all__ = ["bare_app", "main", "run_server_app"]
 

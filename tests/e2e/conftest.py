@@ -6,9 +6,9 @@ from typing import Any
 import httpx2
 import pytest
 from openai import AsyncOpenAI
-from runflow_server import Scenario, create_app
 
 from runflow.testing import FakeClock
+from runflow_server import Scenario, create_app
 
 
 @pytest.fixture

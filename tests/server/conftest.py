@@ -9,10 +9,10 @@ from typing import Any
 import httpx2
 import openai
 import pytest
-from runflow_server import create_app
 from starlette.applications import Starlette
 
 from runflow.testing import FakeClock
+from runflow_server import create_app
 
 START = 1_761_861_530.0
 

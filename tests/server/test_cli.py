@@ -10,6 +10,7 @@ from pathlib import Path
 
 import openai
 import pytest
+
 from runflow_server import serve_command
 
 from .support import read_stream

@@ -21,7 +21,6 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from runflow_server import create_app
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.python import asgi
@@ -33,6 +32,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 from starlette.applications import Starlette
+
+from runflow_server import create_app
 
 from .openapi import assistants_spec, operations
 

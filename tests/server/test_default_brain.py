@@ -7,6 +7,7 @@ from typing import Any
 
 import openai
 import pytest
+
 from runflow_server.brains import example_arguments
 
 from .support import read_stream

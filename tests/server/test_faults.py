@@ -7,9 +7,9 @@ from pathlib import Path
 import httpx2
 import openai
 import pytest
-from runflow_server import ConnectionDropped, FaultConfig, FaultRule, Scenario, create_app
 
 from runflow.testing import FakeClock
+from runflow_server import ConnectionDropped, FaultConfig, FaultRule, Scenario, create_app
 
 from .conftest import Server
 from .support import read_stream, serve_in_thread

@@ -8,9 +8,9 @@ import anyio
 import httpx2
 import openai
 import pytest
-from runflow_server import Scenario
 
 from runflow.testing import FakeClock
+from runflow_server import Scenario
 
 from .conftest import Server
 from .support import stream_run

@@ -8,9 +8,9 @@ from pathlib import Path
 import anyio
 import openai
 import pytest
-from runflow_server import Scenario, create_app
 
 from runflow.testing import FakeClock
+from runflow_server import Scenario, create_app
 
 from .conftest import Server
 from .support import serve_in_thread

@@ -13,9 +13,9 @@ from openai.types.beta import AssistantStreamEvent
 from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 from pydantic import TypeAdapter
-from runflow_server import Scenario
 
 from runflow.testing import FakeClock
+from runflow_server import Scenario
 
 from .conftest import Server
 from .support import (

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import openai
 import pytest
-from runflow_server import Scenario, ScenarioError, load_scenario, load_scenarios
 
 from runflow.testing import FakeClock
+from runflow_server import Scenario, ScenarioError, load_scenario, load_scenarios
 
 from .conftest import Server
 from .support import read_stream

@@ -18,10 +18,10 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from runflow_server import Scenario, create_app
 
 from runflow.testing import FakeClock
 from runflow.tracing import OpenTelemetryInstrumentation
+from runflow_server import Scenario, create_app
 
 
 class Telemetry:
