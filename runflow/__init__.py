@@ -1,10 +1,11 @@
 """runflow: drive OpenAI / Azure OpenAI Assistants-style tool-calling runs to completion."""
 
+from runflow.assistants import sync_assistant
 from runflow.backends import Backend, RunReply
 from runflow.backends.openai import OpenAIBackend
 from runflow.clock import Clock, SystemClock
 from runflow.deadline import Deadline
-from runflow.dispatch import ToolCallRecord, ToolFailure
+from runflow.dispatch import ToolCallRecord, ToolFailure, ToolPolicyError
 from runflow.errors import (
     ConnectionLostError,
     ProtocolError,
@@ -43,7 +44,7 @@ from runflow.lifecycle import RunStatus, ToolCallRequest
 from runflow.result import RunResult
 from runflow.retry import RetryPolicy
 from runflow.runner import RunHandle, Runner, ThreadPolicy
-from runflow.tools import Tool, ToolRegistry, tool
+from runflow.tools import ErrorPolicy, Tool, ToolContext, ToolRegistry, tool
 from runflow.tracing import OpenTelemetryInstrumentation
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "Clock",
     "ConnectionLostError",
     "Deadline",
+    "ErrorPolicy",
     "Instrumentation",
     "Journal",
     "MessageDelta",
@@ -91,12 +93,15 @@ __all__ = [
     "ToolCallRecord",
     "ToolCallRequest",
     "ToolCallStarted",
+    "ToolContext",
     "ToolDefinitionError",
     "ToolFailure",
+    "ToolPolicyError",
     "ToolRegistry",
     "TransientError",
     "UnknownToolError",
     "UsageError",
+    "sync_assistant",
     "tool",
 ]
 __version__ = "0.1.0"

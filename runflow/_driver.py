@@ -36,7 +36,7 @@ from openai.types.beta.threads.runs import RunStep
 from runflow.backends import Backend, EventStream, RunReply, ToolOutput
 from runflow.clock import Clock
 from runflow.deadline import Deadline
-from runflow.dispatch import ToolCallRecord, dispatch_batch
+from runflow.dispatch import ToolCallRecord, ToolPolicyError, dispatch_batch
 from runflow.errors import (
     ProtocolError,
     RateLimitedError,
@@ -165,10 +165,18 @@ class RunDriver:
             # Whatever stops us (the caller's cancellation, an error), the server run must not
             # be left holding its thread until it expires.
             await self.cancel()
+            await self._journal_end()
             raise
-        if self._s.journal is not None:
-            await self._s.journal.run_ended(self._key, result.status.value)
+        await self._journal_end()
         return result
+
+    async def _journal_end(self) -> None:
+        """Close the run in the journal if it has ended (shielded: a cancelled caller too)."""
+        run, journal = self.run, self._s.journal
+        if journal is None or run is None or not status_of(run).is_terminal:
+            return
+        with anyio.CancelScope(shield=True):
+            await journal.run_ended(self._key, run.status)
 
     async def _reattach(self, entry: JournaledRun) -> Decision:
         if entry.run_id is not None:
@@ -397,20 +405,35 @@ class RunDriver:
         run = self._current_run()
         journaled = await self._journaled_outputs(decision.tool_calls)
         fresh = [call for call in decision.tool_calls if call.id not in journaled]
-        records = await dispatch_batch(
-            fresh,
-            self._s.tools,
-            clock=self._s.clock,
-            deadline=deadline,
-            thread_limiter=self._s.thread_limiter,
-            on_start=self._call_started,
-            on_finish=self._call_finished,
-            trace_call=lambda call: self._observer.tool_call(call, run),
-        )
+        try:
+            records = await dispatch_batch(
+                fresh,
+                self._s.tools,
+                clock=self._s.clock,
+                deadline=deadline,
+                thread_limiter=self._s.thread_limiter,
+                on_start=self._call_started,
+                on_finish=self._call_finished,
+                trace_call=lambda call: self._observer.tool_call(call, run),
+                run_id=run.id,
+                thread_id=self.thread_id,
+            )
+        except ToolPolicyError as stop:
+            if stop.policy == "fail":
+                raise  # `_guarded` cancels the run; the caller gets the error
+            _log.info("run %s: %s; cancelling the run", run.id, stop)
+            await self.cancel()
+            ended = status_of(self._current_run())
+            if not ended.is_terminal:
+                raise  # the run could not be cancelled: say why it was to be
+            return Finish(ended)
+        await self._journal_outputs(records)
+        return await self._submit([*journaled.values(), *records], deadline)
+
+    async def _journal_outputs(self, records: Sequence[ToolCallRecord]) -> None:
         if self._s.journal is not None:
             for record in records:
-                await self._s.journal.output_recorded(run.id, record)
-        return await self._submit([*journaled.values(), *records], deadline)
+                await self._s.journal.output_recorded(self.run_id, record)
 
     async def _journaled_outputs(
         self, calls: Sequence[ToolCallRequest]

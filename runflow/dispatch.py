@@ -8,7 +8,16 @@ structured error the model can read::
 with `type` one of `unknown_tool`, `invalid_arguments`, `handler_error`, `timeout`.
 A handler still running when its stop time comes (its own `timeout`, or the run's deadline,
 whichever is first) is cancelled and reported as `timeout`, so the run goes on instead of
-expiring.
+expiring. A tool with `max_concurrency` waits for a free slot first, and that wait counts
+against the same stop time.
+
+Outputs longer than the tool's cap (`ToolRegistry.output_limit`) are cut, with a visible
+marker inside the cap; an error output stays valid JSON, its message being what is cut.
+
+When a handler fails (`handler_error` or `timeout`; the model's own mistakes always go back to
+the model) and its tool's `on_error` policy is `fail` or `cancel`, the batch still finishes,
+then `dispatch_batch` raises `ToolPolicyError` with every record: the caller decides what
+happens to the run.
 """
 
 from __future__ import annotations
@@ -24,11 +33,20 @@ from anyio import CapacityLimiter
 
 from runflow.clock import Clock
 from runflow.deadline import Deadline
-from runflow.errors import ToolCallError
+from runflow.errors import RunflowError, ToolCallError
 from runflow.lifecycle import ToolCallRequest
-from runflow.tools import Tool, ToolRegistry, serialize_output
+from runflow.tools import ErrorPolicy, Tool, ToolContext, ToolRegistry, serialize_output
 
-__all__ = ["ToolCallObserver", "ToolCallRecord", "ToolFailure", "dispatch_batch"]
+__all__ = [
+    "ToolCallObserver",
+    "ToolCallRecord",
+    "ToolFailure",
+    "ToolPolicyError",
+    "dispatch_batch",
+    "truncate_output",
+]
+
+_HANDLER_FAILURES = frozenset({"handler_error", "timeout"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +72,31 @@ class ToolCallRecord:
     started_at: float
     duration: float
     """Seconds the call took, on the runner's clock."""
+    truncated: bool = False
+    """Whether `output` was cut to the tool's output cap."""
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+class ToolPolicyError(RunflowError):
+    """A handler failed and its tool's `on_error` policy stops the run.
+
+    Raised by `dispatch_batch` once the whole batch has finished. `policy` is `fail` or
+    `cancel` (`fail` wins when calls of the batch disagree), `record` the failed call that
+    decided it, `records` every call of the batch, in order, outputs included.
+    """
+
+    def __init__(
+        self, record: ToolCallRecord, policy: ErrorPolicy, records: Sequence[ToolCallRecord]
+    ) -> None:
+        failure = record.error
+        why = "" if failure is None else f" ({failure.kind}: {failure.message})"
+        super().__init__(f"tool {record.name!r} failed{why}; its on_error policy is {policy!r}")
+        self.record = record
+        self.policy = policy
+        self.records = list(records)
 
 
 CallObserver = Callable[[ToolCallRequest], None]
@@ -81,6 +120,18 @@ class _Untraced:
 _UNTRACED = _Untraced()
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """What every call of a batch shares."""
+
+    registry: ToolRegistry
+    clock: Clock
+    deadline: Deadline | None
+    thread_limiter: CapacityLimiter | None
+    run_id: str
+    thread_id: str
+
+
 async def dispatch_batch(
     calls: Sequence[ToolCallRequest],
     registry: ToolRegistry,
@@ -91,18 +142,25 @@ async def dispatch_batch(
     on_start: CallObserver | None = None,
     on_finish: RecordObserver | None = None,
     trace_call: CallTracer | None = None,
+    run_id: str = "",
+    thread_id: str = "",
 ) -> list[ToolCallRecord]:
     """Execute `calls` concurrently; return one record per call, in the order of `calls`.
 
-    `trace_call(call)` is entered around each call, in the task that executes it.
+    `trace_call(call)` is entered around each call, in the task that executes it. `run_id`
+    and `thread_id` reach the handlers that ask for a `ToolContext`.
+
+    Raises:
+        ToolPolicyError: A handler failed and its tool's policy is `fail` or `cancel`.
     """
+    batch = _Batch(registry, clock, deadline, thread_limiter, run_id, thread_id)
     records: list[ToolCallRecord | None] = [None] * len(calls)
 
     async def execute(index: int, call: ToolCallRequest) -> None:
         if on_start is not None:
             on_start(call)
         with trace_call(call) if trace_call else nullcontext(_UNTRACED) as traced:
-            record = await _execute_one(call, registry, clock, deadline, thread_limiter)
+            record = await _execute_one(call, batch)
             traced.finished(record)
         records[index] = record
         if on_finish is not None:
@@ -111,31 +169,45 @@ async def dispatch_batch(
     async with anyio.create_task_group() as group:
         for index, call in enumerate(calls):
             group.start_soon(execute, index, call)
-    return [record for record in records if record is not None]
+    finished = [record for record in records if record is not None]
+    _enforce_policies(finished, registry)
+    return finished
 
 
-async def _execute_one(
-    call: ToolCallRequest,
-    registry: ToolRegistry,
-    clock: Clock,
-    deadline: Deadline | None,
-    thread_limiter: CapacityLimiter | None,
-) -> ToolCallRecord:
-    started_at = clock.now()
+def truncate_output(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, the marker `…[truncated: N more characters]` included
+    (only a `limit` shorter than the marker itself gives a longer result)."""
+    if len(text) <= limit:
+        return text
+    omitted = len(text) - limit
+    while True:
+        marker = f"…[truncated: {omitted} more characters]"
+        keep = max(0, limit - len(marker))
+        if len(text) - keep == omitted:
+            return text[:keep] + marker
+        omitted = len(text) - keep
+
+
+async def _execute_one(call: ToolCallRequest, batch: _Batch) -> ToolCallRecord:
+    started_at = batch.clock.now()
     try:
-        target = registry.get(call.name)
+        target = batch.registry.get(call.name)
         arguments = target.parse_arguments(call.arguments)
-        stop_at, limit = _stop_at(target, deadline, started_at)
-        value = await _call_until(target, arguments, clock, stop_at, thread_limiter)
+        stop_at, limit = _stop_at(target, batch.deadline, started_at)
+        context = _context(call, batch, stop_at)
+        value = await _call_until(target, arguments, context, stop_at, batch.thread_limiter)
         output, failure = serialize_output(value), None
     except ToolCallError as exc:
         failure = ToolFailure(exc.kind, str(exc))
-    except _TimedOut:
-        failure = ToolFailure("timeout", f"the handler was cancelled: it did not finish {limit}")
+    except _TimedOut as exc:
+        failure = ToolFailure("timeout", _timeout_message(target, limit, started=exc.started))
     except Exception as exc:
         failure = ToolFailure("handler_error", f"{type(exc).__name__}: {exc}")
-    if failure is not None:
-        output = _error_output(failure, call.name)
+    cap = batch.registry.output_limit(call.name)
+    if failure is None:
+        output, truncated = truncate_output(output, cap), len(output) > cap
+    else:
+        output, truncated = _error_output(failure, call.name, cap)
     return ToolCallRecord(
         call_id=call.id,
         name=call.name,
@@ -143,12 +215,27 @@ async def _execute_one(
         output=output,
         error=failure,
         started_at=started_at,
-        duration=clock.now() - started_at,
+        duration=batch.clock.now() - started_at,
+        truncated=truncated,
+    )
+
+
+def _context(call: ToolCallRequest, batch: _Batch, stop_at: float | None) -> ToolContext:
+    return ToolContext(
+        tool_name=call.name,
+        tool_call_id=call.id,
+        run_id=batch.run_id,
+        thread_id=batch.thread_id,
+        stop_at=stop_at,
+        expires_at=None if batch.deadline is None else batch.deadline.expires_at,
+        clock=batch.clock,
     )
 
 
 class _TimedOut(Exception):
-    pass
+    def __init__(self, *, started: bool) -> None:
+        super().__init__()
+        self.started = started
 
 
 def _stop_at(
@@ -164,29 +251,47 @@ def _stop_at(
     return stop_at, "before the run's deadline (its outputs are due by expires_at)"
 
 
+def _timeout_message(target: Tool[..., Any], limit: str, *, started: bool) -> str:
+    if started:
+        return f"the handler was cancelled: it did not finish {limit}"
+    return (
+        f"the handler never started: all {target.max_concurrency} slots of the tool "
+        f"(max_concurrency) stayed busy, and no slot came free {limit}"
+    )
+
+
 async def _call_until(
     target: Tool[..., Any],
     arguments: dict[str, Any],
-    clock: Clock,
+    context: ToolContext,
     stop_at: float | None,
     thread_limiter: CapacityLimiter | None,
 ) -> Any:
-    """Invoke the handler; cancel it and raise `_TimedOut` if `stop_at` comes first."""
+    """Wait for a slot of the tool, then invoke the handler; cancel either and raise
+    `_TimedOut` if `stop_at` comes first."""
+    started = False
+
+    async def run() -> Any:
+        nonlocal started
+        async with target.limiter() or nullcontext():
+            started = True
+            return await target.invoke(arguments, context=context, thread_limiter=thread_limiter)
+
     if stop_at is None:
-        return await target.invoke(arguments, thread_limiter=thread_limiter)
+        return await run()
     outcome: list[Any] = []
     failure: list[Exception] = []
     timed_out = anyio.Event()
 
     async def watchdog() -> None:
-        await clock.sleep_until(stop_at)
+        await context.clock.sleep_until(stop_at)
         timed_out.set()
         group.cancel_scope.cancel()
 
     async with anyio.create_task_group() as group:
         group.start_soon(watchdog)
         try:  # caught here, so it does not come out of the task group as an ExceptionGroup
-            outcome.append(await target.invoke(arguments, thread_limiter=thread_limiter))
+            outcome.append(await run())
         except Exception as exc:
             failure.append(exc)
         group.cancel_scope.cancel()
@@ -194,10 +299,39 @@ async def _call_until(
         return outcome[0]
     if failure and not timed_out.is_set():
         raise failure[0]
-    raise _TimedOut
+    raise _TimedOut(started=started)
 
 
-def _error_output(failure: ToolFailure, tool_name: str) -> str:
-    return json.dumps(
-        {"error": {"type": failure.kind, "message": failure.message, "tool": tool_name}}
-    )
+def _error_output(failure: ToolFailure, tool_name: str, limit: int) -> tuple[str, bool]:
+    """The JSON error output, its message cut so that the whole fits in `limit`; and whether
+    it was cut."""
+
+    def encoded(kept: int) -> str:
+        message = truncate_output(failure.message, kept)
+        error = {"type": failure.kind, "message": message, "tool": tool_name}
+        return json.dumps({"error": error}, ensure_ascii=False)
+
+    full = encoded(len(failure.message))
+    if len(full) <= limit:
+        return full, False
+    shortest, longest = 0, len(failure.message)  # binary search for the longest that fits
+    while shortest < longest:
+        middle = (shortest + longest + 1) // 2
+        if len(encoded(middle)) <= limit:
+            shortest = middle
+        else:
+            longest = middle - 1
+    return truncate_output(encoded(shortest), limit), True
+
+
+def _enforce_policies(records: Sequence[ToolCallRecord], registry: ToolRegistry) -> None:
+    """Raise `ToolPolicyError` if a failed handler's policy says the run must stop."""
+    stops: list[tuple[ErrorPolicy, ToolCallRecord]] = []
+    for record in records:
+        if record.error is not None and record.error.kind in _HANDLER_FAILURES:
+            policy = registry.get(record.name).on_error
+            if policy != "return":
+                stops.append((policy, record))
+    if stops:
+        policy, record = min(stops, key=lambda stop: stop[0] != "fail")
+        raise ToolPolicyError(record, policy, records)

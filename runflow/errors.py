@@ -20,6 +20,7 @@
     │       └── ConnectionLostError  no answer at all (refused, reset, timed out)
     │           └── StreamDroppedError  lost in the middle of an event stream
     ├── RunNeverCreatedError         a journaled run whose creation cannot be confirmed
+    ├── ToolPolicyError              a tool's on_error policy stopped the run (runflow.dispatch)
     └── ProtocolError                the service said something runflow cannot follow
         └── StreamError              an `error` event, or a stream with no run in it
 

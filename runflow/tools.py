@@ -9,10 +9,16 @@
             unit: Temperature unit.
         '''
 
-The function's type hints become the JSON schema of its parameters (through pydantic), the
-docstring's summary the tool description and its Google-style `Args:` section the parameter
-descriptions. The wire shape (`Tool.definition()`) is kept apart from the callable, and the same
-pydantic model that produced the schema validates the model's arguments, so the two never drift.
+The function's type hints become the JSON schema of its parameters (through pydantic, see
+`runflow._schema`), the docstring's summary the tool description and its Google-style `Args:`
+section the parameter descriptions. The wire shape (`Tool.definition()`) is kept apart from the
+callable, and the same pydantic model that produced the schema validates the model's
+arguments, so the two never drift.
+
+A parameter annotated `ToolContext` is not part of the schema: the runner passes the call's
+context (run, thread, call id, time left) in it. Options (`@tool(...)`, see `ToolOptions`) set
+the name, description, timeout, strictness, the error policy, the output cap and how many
+executions of the tool may run at once.
 """
 
 from __future__ import annotations
@@ -23,26 +29,101 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic, ParamSpec, TypeVar, cast, get_type_hints, overload
+from typing import (
+    Any,
+    Generic,
+    Literal,
+    ParamSpec,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    cast,
+    overload,
+)
 
 import anyio.to_thread
 from anyio import CapacityLimiter
 from openai.types.beta import FunctionToolParam
 from openai.types.shared_params import FunctionDefinition
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
-from pydantic.fields import FieldInfo
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from runflow._docstrings import parse_google_docstring
-from runflow.errors import ToolArgumentsError, ToolDefinitionError, UnknownToolError
+from runflow._schema import arguments_model_of, parameters_schema
+from runflow.clock import Clock, SystemClock
+from runflow.errors import ToolArgumentsError, ToolDefinitionError, UnknownToolError, UsageError
 
-__all__ = ["Tool", "ToolRegistry", "serialize_output", "tool"]
+__all__ = [
+    "DEFAULT_MAX_OUTPUT_CHARS",
+    "ErrorPolicy",
+    "Tool",
+    "ToolContext",
+    "ToolOptions",
+    "ToolRegistry",
+    "serialize_output",
+    "tool",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
+ErrorPolicy = Literal["return", "fail", "cancel"]
+"""What a handler's failure does: `return` the error to the model, `fail` or `cancel` the run."""
+
+DEFAULT_MAX_OUTPUT_CHARS = 16_000
+"""Outputs longer than this are truncated. An output stays in the thread and is read again by
+the model on every later turn: 16,000 characters (about 4,000 tokens) is far above a typical
+result, and keeps one runaway output (a whole file, a huge listing) from filling the context."""
+
+MIN_OUTPUT_CHARS = 200
+"""The smallest output cap: room for a structured error output and the truncation marker."""
+
 _NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _ANY_ADAPTER: TypeAdapter[Any] = TypeAdapter(Any)
-_VALUE_KEYS = frozenset({"default", "const", "enum", "examples"})
+_ERROR_POLICIES = ("return", "fail", "cancel")
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """About the call a handler is serving; ask for it with a parameter annotated `ToolContext`.
+
+    Ids are empty strings when unknown (a tool invoked directly rather than by a run).
+    """
+
+    tool_name: str
+    tool_call_id: str = ""
+    run_id: str = ""
+    thread_id: str = ""
+    stop_at: float | None = None
+    """When (on `clock`) the handler is cancelled: its own timeout or the run's deadline,
+    whichever comes first. None: no limit."""
+    expires_at: float | None = None
+    """The run's `expires_at` (server epoch seconds), when known."""
+    clock: Clock = field(default_factory=SystemClock, repr=False, compare=False)
+    """The runner's clock."""
+
+    def time_left(self) -> float | None:
+        """Seconds until the handler is cancelled (0 once past); None if it never is."""
+        return None if self.stop_at is None else max(0.0, self.stop_at - self.clock.now())
+
+
+class ToolOptions(TypedDict, total=False):
+    """The options of `@tool(...)` and `ToolRegistry.tool(...)`."""
+
+    name: str | None
+    """The name the model calls the tool by (default: the function's name)."""
+    description: str | None
+    """What the tool does, for the model (default: the docstring's summary)."""
+    timeout: float | None
+    """Seconds a call may take at most (the run's deadline may cut it shorter)."""
+    strict: bool
+    """Send a strict schema: the model's arguments always match it (see `runflow._schema`)."""
+    on_error: ErrorPolicy
+    """When the handler raises or times out: `return` the error output to the model (default),
+    `fail` the run (the caller gets an error), or `cancel` it."""
+    max_output_chars: int | None
+    """Cap on this tool's outputs (default: the registry's)."""
+    max_concurrency: int | None
+    """At most this many executions at once, across all the runs of the process."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,6 +139,13 @@ class Tool(Generic[P, R]):
     """Seconds a call may take at most (the run's deadline may cut it shorter)."""
     strict: bool = False
     arguments_model: type[BaseModel] = field(repr=False, default=BaseModel)
+    context_parameter: str | None = None
+    """The parameter that receives the `ToolContext`, if the function has one."""
+    on_error: ErrorPolicy = "return"
+    max_output_chars: int | None = None
+    max_concurrency: int | None = None
+    _limiter: list[CapacityLimiter] = field(default_factory=list, init=False, repr=False)
+    """Holds the limiter once created (a limiter needs a running event loop)."""
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Call the underlying function directly (as if it were not decorated)."""
@@ -79,6 +167,17 @@ class Tool(Generic[P, R]):
             function["strict"] = True
         return {"type": "function", "function": function}
 
+    def limiter(self) -> CapacityLimiter | None:
+        """The limiter shared by all executions of this tool; None without `max_concurrency`.
+
+        Created on first use, which must be inside an event loop.
+        """
+        if self.max_concurrency is None:
+            return None
+        if not self._limiter:
+            self._limiter.append(CapacityLimiter(self.max_concurrency))
+        return self._limiter[0]
+
     def parse_arguments(self, raw: str) -> dict[str, Any]:
         """Parse and validate the model's JSON arguments; raise `ToolArgumentsError`."""
         try:
@@ -96,13 +195,22 @@ class Tool(Generic[P, R]):
         return {name: getattr(validated, name) for name in type(validated).model_fields}
 
     async def invoke(
-        self, arguments: dict[str, Any], *, thread_limiter: CapacityLimiter | None = None
+        self,
+        arguments: dict[str, Any],
+        *,
+        context: ToolContext | None = None,
+        thread_limiter: CapacityLimiter | None = None,
     ) -> R:
         """Call the function with validated arguments; sync functions run in a worker thread.
 
+        A function that asks for a `ToolContext` gets `context` (an empty one if None). Neither
+        `timeout` nor `max_concurrency` is applied here: the runner applies them around this.
         A sync handler cancelled by a timeout keeps running in its thread until it returns
         (Python cannot stop a thread); its result is then discarded.
         """
+        if self.context_parameter is not None:
+            given = context if context is not None else ToolContext(tool_name=self.name)
+            arguments = {**arguments, self.context_parameter: given}
         if self.is_async:
             awaitable = cast(Callable[..., Awaitable[R]], self.function)(**arguments)
             return await awaitable
@@ -115,36 +223,43 @@ def tool(function: Callable[P, R], /) -> Tool[P, R]: ...
 
 
 @overload
-def tool(
-    *,
-    name: str | None = None,
-    description: str | None = None,
-    timeout: float | None = None,
-    strict: bool = False,
-) -> Callable[[Callable[P, R]], Tool[P, R]]: ...
+def tool(**options: Unpack[ToolOptions]) -> Callable[[Callable[P, R]], Tool[P, R]]: ...
 
 
 def tool(
-    function: Callable[P, R] | None = None,
-    /,
-    *,
-    name: str | None = None,
-    description: str | None = None,
-    timeout: float | None = None,
-    strict: bool = False,
+    function: Callable[P, R] | None = None, /, **options: Unpack[ToolOptions]
 ) -> Tool[P, R] | Callable[[Callable[P, R]], Tool[P, R]]:
-    """Turn a function into a `Tool`; usable bare (`@tool`) or with options (`@tool(...)`)."""
+    """Turn a function into a `Tool`; usable bare (`@tool`) or with options (`@tool(...)`).
+
+    Args:
+        function: The function, when used bare.
+        **options: See `ToolOptions`.
+    """
 
     def decorate(fn: Callable[P, R]) -> Tool[P, R]:
-        return _build_tool(fn, name=name, description=description, timeout=timeout, strict=strict)
+        return _build_tool(fn, options)
 
     return decorate if function is None else decorate(function)
 
 
 class ToolRegistry:
-    """The set of tools a Runner can execute, by name."""
+    """The set of tools a Runner can execute, by name.
 
-    def __init__(self, tools: Iterable[Tool[..., Any] | Callable[..., Any]] = ()) -> None:
+    Args:
+        tools: Tools (or plain functions, made into tools) to register.
+        max_output_chars: Outputs longer than this are truncated, with a visible marker,
+            unless the tool sets its own cap.
+    """
+
+    def __init__(
+        self,
+        tools: Iterable[Tool[..., Any] | Callable[..., Any]] = (),
+        *,
+        max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
+    ) -> None:
+        if max_output_chars < MIN_OUTPUT_CHARS:
+            raise UsageError(f"max_output_chars must be at least {MIN_OUTPUT_CHARS}")
+        self.max_output_chars = max_output_chars
         self._tools: dict[str, Tool[..., Any]] = {}
         for item in tools:
             self.add(item)
@@ -153,32 +268,15 @@ class ToolRegistry:
     def tool(self, function: Callable[P, R], /) -> Tool[P, R]: ...
 
     @overload
-    def tool(
-        self,
-        /,
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        timeout: float | None = None,
-        strict: bool = False,
-    ) -> Callable[[Callable[P, R]], Tool[P, R]]: ...
+    def tool(self, /, **options: Unpack[ToolOptions]) -> Callable[[Callable[P, R]], Tool[P, R]]: ...
 
     def tool(
-        self,
-        function: Callable[P, R] | None = None,
-        /,
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        timeout: float | None = None,
-        strict: bool = False,
+        self, function: Callable[P, R] | None = None, /, **options: Unpack[ToolOptions]
     ) -> Tool[P, R] | Callable[[Callable[P, R]], Tool[P, R]]:
         """Like `@tool`, and registers the result here."""
 
         def decorate(fn: Callable[P, R]) -> Tool[P, R]:
-            built = _build_tool(
-                fn, name=name, description=description, timeout=timeout, strict=strict
-            )
+            built = _build_tool(fn, options)
             self.add(built)
             return built
 
@@ -201,6 +299,12 @@ class ToolRegistry:
             raise UnknownToolError(
                 f"no tool named {name!r} is available (available tools: {known})"
             ) from None
+
+    def output_limit(self, name: str) -> int:
+        """The output cap of the tool called `name` (the registry's for an unknown name)."""
+        registered = self._tools.get(name)
+        own = None if registered is None else registered.max_output_chars
+        return self.max_output_chars if own is None else own
 
     def definitions(self) -> list[FunctionToolParam]:
         """The `tools=[...]` list to create or update an assistant (or a run) with."""
@@ -231,121 +335,52 @@ def serialize_output(value: object) -> str:
     return _ANY_ADAPTER.dump_json(value).decode()
 
 
-def _build_tool(
-    function: Callable[P, R],
-    *,
-    name: str | None,
-    description: str | None,
-    timeout: float | None,
-    strict: bool,
-) -> Tool[P, R]:
-    tool_name: str = name or str(getattr(function, "__name__", ""))
-    if not _NAME_PATTERN.match(tool_name):
-        raise ToolDefinitionError(
-            f"tool name {tool_name!r} must be 1-64 letters, digits, '_' or '-'"
-        )
-    if timeout is not None and timeout <= 0:
-        raise ToolDefinitionError(f"tool {tool_name!r}: timeout must be positive, got {timeout}")
+def _build_tool(function: Callable[P, R], options: ToolOptions) -> Tool[P, R]:
+    tool_name: str = options.get("name") or str(getattr(function, "__name__", ""))
+    _check_options(tool_name, options)
+    strict = options.get("strict", False)
+    description = options.get("description")
     docs = parse_google_docstring(inspect.getdoc(function) or "")
-    arguments_model = _arguments_model(function, tool_name, docs.params)
-    parameters = _schema_for(arguments_model, tool_name, strict=strict)
+    arguments_model, context_parameter = arguments_model_of(
+        function, tool_name, docs.params, context_type=ToolContext
+    )
     return Tool(
         function=function,
         name=tool_name,
         description=description if description is not None else docs.summary,
-        parameters=parameters,
-        timeout=timeout,
+        parameters=parameters_schema(arguments_model, tool_name, strict=strict),
+        timeout=options.get("timeout"),
         strict=strict,
         arguments_model=arguments_model,
+        context_parameter=context_parameter,
+        on_error=options.get("on_error", "return"),
+        max_output_chars=options.get("max_output_chars"),
+        max_concurrency=options.get("max_concurrency"),
     )
 
 
-def _arguments_model(
-    function: Callable[..., Any], tool_name: str, param_docs: dict[str, str]
-) -> type[BaseModel]:
-    try:
-        hints = get_type_hints(function, include_extras=True)
-        signature = inspect.signature(function)
-    except (NameError, TypeError, ValueError) as exc:
-        raise ToolDefinitionError(f"tool {tool_name!r}: cannot read its signature: {exc}") from exc
-    fields: dict[str, Any] = {}
-    for param in signature.parameters.values():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
-            raise ToolDefinitionError(
-                f"tool {tool_name!r}: parameter {param.name!r} must be passable by keyword "
-                "(no *args, **kwargs or positional-only parameters)"
-            )
-        if param.name.startswith("_"):
-            raise ToolDefinitionError(
-                f"tool {tool_name!r}: parameter {param.name!r} cannot start with '_' "
-                "(pydantic treats such names as private)"
-            )
-        if param.name not in hints:
-            raise ToolDefinitionError(
-                f"tool {tool_name!r}: parameter {param.name!r} needs a type annotation"
-            )
-        fields[param.name] = (hints[param.name], _field(param, hints[param.name], param_docs))
-    try:
-        return create_model(
-            f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
-        )
-    except Exception as exc:
-        raise ToolDefinitionError(f"tool {tool_name!r}: {exc}") from exc
-
-
-def _field(param: inspect.Parameter, annotation: Any, param_docs: dict[str, str]) -> Any:
-    """The pydantic field of a parameter: its default, described by the docstring unless the
-    annotation or a `Field(...)` default already says more."""
-    default = ... if param.default is param.empty else param.default
-    doc = param_docs.get(param.name)
-    metadata = getattr(annotation, "__metadata__", ())
-    explicit = [meta for meta in metadata if isinstance(meta, FieldInfo)]
-    if isinstance(default, FieldInfo):
-        explicit.append(default)
-    if doc is None or any(field_info.description for field_info in explicit):
-        return default
-    if isinstance(default, FieldInfo):
-        return FieldInfo.merge_field_infos(default, description=doc)
-    return Field(default, description=doc)
-
-
-def _schema_for(model: type[BaseModel], tool_name: str, *, strict: bool) -> dict[str, Any]:
-    try:
-        schema: dict[str, Any] = _without_titles(model.model_json_schema())
-    except Exception as exc:
+def _check_options(tool_name: str, options: ToolOptions) -> None:
+    unknown = options.keys() - ToolOptions.__optional_keys__
+    if unknown:
+        raise ToolDefinitionError(f"tool {tool_name!r}: unknown options {sorted(unknown)}")
+    if not _NAME_PATTERN.match(tool_name):
         raise ToolDefinitionError(
-            f"tool {tool_name!r}: its parameters cannot be expressed as JSON schema: {exc}"
-        ) from exc
-    schema.setdefault("properties", {})
-    if strict:
-        optional = set(schema["properties"]) - set(schema.get("required", []))
-        if optional:
-            raise ToolDefinitionError(
-                f"tool {tool_name!r}: strict tools cannot have optional parameters "
-                f"({', '.join(sorted(optional))})"
-            )
-    return schema
-
-
-def _without_titles(schema: Any) -> Any:
-    """Drop pydantic's generated `title`s: noise in the prompt, no meaning for the model."""
-    if isinstance(schema, list):
-        return [_without_titles(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    cleaned: dict[str, Any] = {}
-    for key, value in cast(dict[str, Any], schema).items():
-        if key == "title" and isinstance(value, str):
-            continue
-        if key in _VALUE_KEYS:
-            cleaned[key] = value  # data, not schema: a "title" in there is meaningful
-        elif key in ("properties", "$defs") and isinstance(value, dict):
-            cleaned[key] = {
-                name: _without_titles(sub) for name, sub in cast(dict[str, Any], value).items()
-            }
-        else:
-            cleaned[key] = _without_titles(value)
-    return cleaned
+            f"tool name {tool_name!r} must be 1-64 letters, digits, '_' or '-'"
+        )
+    problems = []
+    timeout = options.get("timeout")
+    if timeout is not None and timeout <= 0:
+        problems.append(f"timeout must be positive, got {timeout}")
+    if options.get("on_error", "return") not in _ERROR_POLICIES:
+        problems.append(f"on_error must be one of {_ERROR_POLICIES}, got {options['on_error']!r}")
+    max_output_chars = options.get("max_output_chars")
+    if max_output_chars is not None and max_output_chars < MIN_OUTPUT_CHARS:
+        problems.append(f"max_output_chars must be at least {MIN_OUTPUT_CHARS}")
+    max_concurrency = options.get("max_concurrency")
+    if max_concurrency is not None and max_concurrency < 1:
+        problems.append(f"max_concurrency must be at least 1, got {max_concurrency}")
+    if problems:
+        raise ToolDefinitionError(f"tool {tool_name!r}: {'; '.join(problems)}")
 
 
 def _describe_validation_error(exc: ValidationError) -> str:

@@ -13,9 +13,11 @@ from runflow import (
     ToolDefinitionError,
     ToolRegistry,
     UnknownToolError,
+    UsageError,
     tool,
 )
-from runflow.tools import serialize_output
+from runflow.testing import FakeClock
+from runflow.tools import DEFAULT_MAX_OUTPUT_CHARS, ToolContext, serialize_output
 
 
 @tool
@@ -135,8 +137,12 @@ def star_args(*cities: str) -> str:
     return ""
 
 
-def optional_in_strict(city: str = "x") -> str:
+def plain(city: str = "x") -> str:
     return city
+
+
+def two_contexts(first: ToolContext, second: ToolContext) -> str:
+    return ""
 
 
 @pytest.mark.parametrize(
@@ -146,8 +152,12 @@ def optional_in_strict(city: str = "x") -> str:
         pytest.param(star_args, {}, "must be passable by keyword", id="star-args"),
         pytest.param(untyped, {"name": "has space"}, "must be 1-64 letters", id="bad-name"),
         pytest.param(star_args, {"name": "x" * 65}, "must be 1-64 letters", id="long-name"),
-        pytest.param(optional_in_strict, {"strict": True}, "cannot have optional", id="strict"),
-        pytest.param(optional_in_strict, {"timeout": 0}, "timeout must be positive", id="timeout"),
+        pytest.param(plain, {"timeout": 0}, "timeout must be positive", id="timeout"),
+        pytest.param(plain, {"on_error": "ignore"}, "on_error must be one of", id="policy"),
+        pytest.param(plain, {"max_output_chars": 10}, "at least 200", id="output-cap"),
+        pytest.param(plain, {"max_concurrency": 0}, "max_concurrency must be", id="concurrency"),
+        pytest.param(plain, {"timout": 1}, r"unknown options \['timout'\]", id="typo"),
+        pytest.param(two_contexts, {}, "more than one ToolContext", id="two-contexts"),
     ],
 )
 def test_signatures_that_cannot_be_tools_fail_at_registration(
@@ -249,3 +259,88 @@ def test_an_async_function_behind_a_sync_wrapper_is_still_async() -> None:
     wrapped = tool(traced)
     assert wrapped.is_async
     assert anyio.run(lambda: wrapped.invoke({"url": "u"})) == "u"
+
+
+def test_a_context_parameter_is_injected_and_left_out_of_the_schema() -> None:
+    seen: list[ToolContext] = []
+
+    @tool
+    async def whoami(context: ToolContext, greeting: str) -> str:
+        seen.append(context)
+        return f"{greeting} from {context.run_id or 'nowhere'}"
+
+    assert whoami.context_parameter == "context"
+    assert list(whoami.parameters["properties"]) == ["greeting"]
+    assert whoami.parse_arguments('{"greeting": "hi"}') == {"greeting": "hi"}
+    with pytest.raises(ToolArgumentsError, match="context: Extra inputs"):
+        whoami.parse_arguments('{"greeting": "hi", "context": {}}')
+    clock = FakeClock(start=100)
+    given = ToolContext(tool_name="whoami", run_id="run_1", stop_at=130, clock=clock)
+    assert anyio.run(lambda: whoami.invoke({"greeting": "hi"}, context=given)) == "hi from run_1"
+    assert anyio.run(lambda: whoami.invoke({"greeting": "yo"})) == "yo from nowhere"
+    assert seen[0] is given and seen[1] == ToolContext(tool_name="whoami")
+
+
+def test_time_left_counts_down_on_the_runners_clock() -> None:
+    clock = FakeClock(start=100)
+    context = ToolContext(tool_name="t", stop_at=130, clock=clock)
+    assert context.time_left() == 30
+    clock.advance(45)
+    assert context.time_left() == 0
+    assert ToolContext(tool_name="t").time_left() is None
+
+
+def test_options_reach_the_tool() -> None:
+    registry = ToolRegistry(max_output_chars=500)
+
+    @registry.tool(on_error="cancel", max_output_chars=300, max_concurrency=2)
+    def guarded() -> str:
+        return ""
+
+    @registry.tool
+    def relaxed() -> str:
+        return ""
+
+    assert (guarded.on_error, guarded.max_concurrency) == ("cancel", 2)
+    assert relaxed.on_error == "return" and relaxed.limiter() is None
+    assert registry.output_limit("guarded") == 300
+    assert registry.output_limit("relaxed") == registry.output_limit("unknown") == 500
+    assert ToolRegistry().max_output_chars == DEFAULT_MAX_OUTPUT_CHARS
+    with pytest.raises(UsageError, match="at least 200"):
+        ToolRegistry(max_output_chars=199)
+
+
+def test_the_concurrency_limiter_is_created_once_in_the_event_loop() -> None:
+    @tool(max_concurrency=3)
+    async def limited() -> str:
+        return ""
+
+    async def limiter_twice() -> bool:
+        first = limited.limiter()
+        return first is limited.limiter() and first is not None and first.total_tokens == 3
+
+    assert anyio.run(limiter_twice)
+
+
+def test_non_strict_schemas_for_common_parameter_kinds() -> None:
+    @tool
+    def book(
+        seats: Annotated[int, Field(ge=1, le=9)],
+        guest: Address,
+        note: str | None = None,
+        cabin: Literal["economy", "business"] = "economy",
+    ) -> str:
+        """Book a flight."""
+        return ""
+
+    properties = book.parameters["properties"]
+    assert properties["seats"] == {"type": "integer", "minimum": 1, "maximum": 9}
+    assert properties["guest"] == {"$ref": "#/$defs/Address"}
+    assert properties["note"] == {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None}
+    assert book.parameters["required"] == ["seats", "guest"]
+    assert book.parse_arguments('{"seats": 2, "guest": {"street": "s", "zip_code": "z"}}') == {
+        "seats": 2,
+        "guest": Address(street="s", zip_code="z"),
+        "note": None,
+        "cabin": "economy",
+    }
