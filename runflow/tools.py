@@ -151,7 +151,7 @@ class Tool(Generic[P, R]):
         """Call the underlying function directly (as if it were not decorated)."""
         return self.function(*args, **kwargs)
 
-    @property
+    @functools.cached_property
     def is_async(self) -> bool:
         """Whether the function is a coroutine function (seen through `functools.wraps`)."""
         return inspect.iscoroutinefunction(inspect.unwrap(self.function))
