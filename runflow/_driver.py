@@ -587,8 +587,13 @@ class RunDriver:
         return None if deadline is None else deadline.submit_by + deadline.safety_margin
 
     def _emit(self, event: RunEvent) -> None:
-        if self._on_event is not None:
+        """Report progress; a callback that raises is logged, it never breaks the run."""
+        if self._on_event is None:
+            return
+        try:
             self._on_event(event)
+        except Exception:
+            _log.exception("the on_event callback raised on %s", type(event).__name__)
 
 
 def _surely_not_carried_out(error: TransientError) -> bool:

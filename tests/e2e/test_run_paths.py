@@ -264,3 +264,20 @@ async def test_max_concurrent_runs_queues_the_extra_runs(make_server: ServerFact
             group.start_soon(lambda: runner.run(assistant_id=assistant_id, thread={}))
 
     assert peak == 1
+
+
+async def test_a_progress_callback_that_raises_does_not_break_the_run(
+    make_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = make_server(TWO_ROUNDS)
+    assistant_id, thread_id = await server.assistant_and_thread()
+
+    def broken(event: object) -> None:
+        raise RuntimeError("my dashboard is down")
+
+    result = await Runner(server.client, echo_tools()).run(
+        thread_id=thread_id, assistant_id=assistant_id, on_event=broken
+    )
+
+    assert result.status is S.COMPLETED and result.output_text == "got B"
+    assert "my dashboard is down" in caplog.text
