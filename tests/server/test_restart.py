@@ -10,10 +10,9 @@ import openai
 import pytest
 
 from runflow.testing import FakeClock
-from runflow_server import Scenario, create_app
+from runflow_server import Scenario
 
 from .conftest import Server
-from .support import serve_in_thread
 
 pytestmark = pytest.mark.anyio
 
@@ -78,27 +77,6 @@ async def test_concurrent_requests_on_one_database(
 
     listed = await client.beta.threads.messages.list(thread.id, limit=100)
     assert sorted(int(m.content[0].text.value) for m in listed.data) == list(range(30))  # type: ignore[union-attr]
-
-
-def test_the_sync_client_over_http(tmp_path: Path) -> None:
-    app = create_app(db=tmp_path / "runs.db")
-    with (
-        serve_in_thread(app) as url,
-        openai.OpenAI(
-            base_url=f"{url}/v1", api_key="k", max_retries=0, _strict_response_validation=True
-        ) as client,
-    ):
-        assistant = client.beta.assistants.create(model="gpt-4o")
-        thread = client.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
-        with client.beta.threads.runs.stream(
-            thread_id=thread.id, assistant_id=assistant.id
-        ) as stream:
-            stream.until_done()
-            run = stream.get_final_run()
-        messages = client.beta.threads.messages.list(thread.id)
-
-    assert run.status == "completed"
-    assert messages.data[0].content[0].text.value == 'You said: "Hi"'  # type: ignore[union-attr]
 
 
 async def test_each_request_and_transition_is_logged(

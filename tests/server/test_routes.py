@@ -13,26 +13,6 @@ from .conftest import Server
 pytestmark = pytest.mark.anyio
 
 
-async def test_the_azure_client_with_a_deployment_name(server: Server, clock: FakeClock) -> None:
-    _, _, http = await server.open(clock=clock, api_key="azure-secret")
-    client = openai.AsyncAzureOpenAI(
-        azure_endpoint="http://testserver",
-        api_version="2024-05-01-preview",
-        api_key="azure-secret",
-        http_client=http,
-        max_retries=0,
-        _strict_response_validation=True,
-    )
-    assistant = await client.beta.assistants.create(model="my-gpt4o-deployment")
-    thread = await client.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
-
-    run = await client.beta.threads.runs.create_and_poll(
-        thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=1
-    )
-
-    assert run.status == "completed" and run.model == "my-gpt4o-deployment"
-
-
 @pytest.mark.parametrize(
     ("query", "status", "code"),
     [

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.anyio
 
 # What the server adds on purpose to the recorded field sets (see runflow_server.app).
 MESSAGE_EXTRAS = {"status", "completed_at", "incomplete_at", "incomplete_details"}
-STEP_EXTRAS = {"expired_at"}
+STEP_EXTRAS = {"expired_at", "metadata"}
 
 
 def recorded(name: str, index: int) -> dict[str, object]:

@@ -28,7 +28,9 @@ __all__ = [
     "ThreadBody",
     "ThreadUpdateBody",
     "ToolOutput",
+    "ToolResources",
     "parse_body",
+    "response_format_object",
 ]
 
 MAX_TOOLS = 128  # per assistant
@@ -77,9 +79,20 @@ class CodeInterpreterTool(_Body):
     type: Literal["code_interpreter"]
 
 
+class RankingOptions(_Body):
+    ranker: Literal["auto", "default_2024_08_21"] = "default_2024_08_21"
+    score_threshold: float = Field(default=0.0, ge=0, le=1)
+    hybrid_search: dict[str, Any] | None = None
+
+
+class FileSearchSettings(_Body):
+    max_num_results: int | None = Field(default=None, ge=1, le=50)
+    ranking_options: RankingOptions | None = None
+
+
 class FileSearchTool(_Body):
     type: Literal["file_search"]
-    file_search: dict[str, Any] | None = None
+    file_search: FileSearchSettings | None = None
 
 
 Tool = Annotated[FunctionTool | CodeInterpreterTool | FileSearchTool, Field(discriminator="type")]
@@ -149,6 +162,55 @@ class MetadataBody(_Body):
     metadata: Metadata | None = None
 
 
+class CodeInterpreterResources(_Body):
+    file_ids: Annotated[list[str], Field(max_length=20)] = []
+
+
+class FileSearchResources(_Body):
+    vector_store_ids: Annotated[list[str] | None, Field(max_length=1)] = None
+    vector_stores: Annotated[list[dict[str, Any]] | None, Field(max_length=1)] = None
+
+
+class ToolResources(_Body):
+    """`tool_resources` of an assistant or a thread: file ids and vector stores."""
+
+    code_interpreter: CodeInterpreterResources | None = None
+    file_search: FileSearchResources | None = None
+
+
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+
+
+class JsonSchemaFormat(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: Annotated[str, Field(pattern=_FUNCTION_NAME.pattern)]
+    description: str | None = None
+    schema_: Annotated[dict[str, Any] | None, Field(alias="schema")] = None
+    strict: bool | None = None
+
+
+class TextFormat(_Body):
+    type: Literal["text", "json_object"]
+
+
+class JsonSchemaResponseFormat(_Body):
+    type: Literal["json_schema"]
+    json_schema: JsonSchemaFormat
+
+
+ResponseFormat = (
+    Literal["auto"] | Annotated[TextFormat | JsonSchemaResponseFormat, Field(discriminator="type")]
+)
+
+
+def response_format_object(value: ResponseFormat | None) -> Any:
+    """The `response_format` as echoed: "auto" or the format object as sent."""
+    if value is None or isinstance(value, str):
+        return value
+    return value.model_dump(exclude_none=True, by_alias=True)
+
+
 class TruncationStrategy(_Body):
     type: Literal["auto", "last_messages"]
     last_messages: int | None = None
@@ -174,12 +236,12 @@ class AssistantBody(_ToolsMixin):
     name: str | None = Field(default=None, max_length=256)
     description: str | None = Field(default=None, max_length=512)
     instructions: str | None = Field(default=None, max_length=256_000)
-    reasoning_effort: str | None = None
-    tool_resources: dict[str, Any] | None = None
+    reasoning_effort: ReasoningEffort | None = None
+    tool_resources: ToolResources | None = None
     metadata: Metadata | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
-    response_format: Any = None
+    response_format: ResponseFormat | None = None
 
 
 class AssistantUpdateBody(AssistantBody):
@@ -191,7 +253,7 @@ class AssistantUpdateBody(AssistantBody):
 class ThreadUpdateBody(_Body):
     """POST /threads/{thread_id}."""
 
-    tool_resources: dict[str, Any] | None = None
+    tool_resources: ToolResources | None = None
     metadata: Metadata | None = None
 
 
@@ -199,7 +261,7 @@ class ThreadBody(_Body):
     """POST /threads (and the `thread` of POST /threads/runs)."""
 
     messages: list[MessageBody] | None = None
-    tool_resources: dict[str, Any] | None = None
+    tool_resources: ToolResources | None = None
     metadata: Metadata | None = None
 
 
@@ -219,8 +281,8 @@ class RunOptions(_Body):
     truncation_strategy: TruncationStrategy | None = None
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
-    response_format: Any = None
-    reasoning_effort: str | None = None
+    response_format: ResponseFormat | None = None
+    reasoning_effort: ReasoningEffort | None = None
 
 
 class RunBody(RunOptions):
@@ -234,7 +296,7 @@ class ThreadAndRunBody(RunOptions):
     """POST /threads/runs."""
 
     thread: ThreadBody | None = None
-    tool_resources: dict[str, Any] | None = None
+    tool_resources: ToolResources | None = None
 
 
 class ToolOutput(_Body):

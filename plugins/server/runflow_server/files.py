@@ -4,13 +4,21 @@ As the hosted API: a file is `processed` as soon as it is uploaded; ids look lik
 `file-` + 24 characters; an unknown id is a 404 "No such File object: X" (param `id`), whatever
 its shape; a `purpose` outside the API's list is a 400 with the API's text. The bytes are kept in
 the store beside the file object, so a server restarted on its database still serves them.
+
+`expires_after` (anchor `created_at`, 3600 to 2592000 seconds) comes as the SDK sends it
+(`expires_after[anchor]`, `expires_after[seconds]` fields) or as one JSON part; it sets the
+file's `expires_at` (files are not deleted when it passes). Lists take up to 10,000 files, all
+by default, as the spec says.
 """
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+import json
+import re
+from typing import Any, Literal
 
+from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,6 +31,7 @@ from .routing import Handler, delete, page
 __all__ = ["PURPOSES", "file_routes"]
 
 JSON = dict[str, Any]
+_EXPIRY = re.compile(r"^expires_after\[(anchor|seconds)\]$")
 PURPOSES = ("fine-tune", "assistants", "batch", "user_data", "vision", "evals")
 
 
@@ -39,12 +48,37 @@ async def upload_file(request: Request, engine: RunEngine) -> Response:
     except Exception as exc:  # not multipart, or a broken body
         raise bad_request("The request body must be multipart/form-data.") from exc
     try:
-        return _store_upload(engine, form.get("file"), form.get("purpose"))
+        return _store_upload(engine, form)
     finally:
         await form.close()
 
 
-def _store_upload(engine: RunEngine, upload: Any, purpose: Any) -> Response:
+class ExpiresAfter(BaseModel):
+    anchor: Literal["created_at"]
+    seconds: int = Field(ge=3600, le=2_592_000)
+
+
+def _expires_after(form: Any) -> ExpiresAfter | None:
+    """The `expires_after` of an upload, from bracketed fields or a JSON part; 400 if invalid."""
+    raw = form.get("expires_after")
+    fields: Any = {key[14:-1]: form[key] for key in form if key.startswith("expires_after[")}
+    if raw is None and not fields:
+        return None
+    try:
+        return ExpiresAfter.model_validate(json.loads(raw) if isinstance(raw, str) else fields)
+    except ValueError as exc:  # broken JSON, or a pydantic ValidationError
+        raise bad_request(
+            "Invalid 'expires_after': expected 'anchor' = 'created_at' and 'seconds' from 3600"
+            " to 2592000.",
+            param="expires_after",
+        ) from exc
+
+
+def _store_upload(engine: RunEngine, form: Any) -> Response:
+    for name in form:
+        if name not in ("file", "purpose", "expires_after") and not _EXPIRY.match(name):
+            raise bad_request(f"Unrecognized request argument supplied: {name}", param=name)
+    upload, purpose = form.get("file"), form.get("purpose")
     if not isinstance(upload, UploadFile):
         raise bad_request("Missing required parameter: 'file'.", param="file")
     if not isinstance(purpose, str):
@@ -52,16 +86,21 @@ def _store_upload(engine: RunEngine, upload: Any, purpose: Any) -> Response:
     if purpose not in PURPOSES:
         allowed = "[" + ", ".join(f"'{name}'" for name in PURPOSES) + "]"
         raise bad_request(f"'{purpose}' is not one of {allowed} - 'purpose'", param="purpose")
+    expires_after = _expires_after(form)
     upload.file.seek(0)
     content = upload.file.read()
-    created = file_object(upload.filename or "file", len(content), purpose, created_at=engine.now())
+    now = engine.now()
+    created = file_object(upload.filename or "file", len(content), purpose, created_at=now)
+    if expires_after is not None:
+        created["expires_at"] = now + expires_after.seconds
     engine.store.insert("files", created, state={"content": base64.b64encode(content).decode()})
     return JSONResponse(created)
 
 
 async def list_files(request: Request, engine: RunEngine) -> Response:
     purpose = request.query_params.get("purpose")
-    return page(request, engine, "files", None, {"purpose": purpose} if purpose else None)
+    filters = {"purpose": purpose} if purpose else None
+    return page(request, engine, "files", None, filters, most=10_000, default=10_000)
 
 
 async def retrieve_file(request: Request, engine: RunEngine) -> Response:

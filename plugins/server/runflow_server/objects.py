@@ -12,7 +12,15 @@ import string
 from collections.abc import Sequence
 from typing import Any
 
-from .bodies import AssistantBody, MessageBody, RunBody, RunOptions, ThreadBody
+from .bodies import (
+    AssistantBody,
+    MessageBody,
+    RunBody,
+    RunOptions,
+    ThreadBody,
+    ToolResources,
+    response_format_object,
+)
 
 __all__ = [
     "assistant_object",
@@ -28,6 +36,7 @@ __all__ = [
     "thread_object",
     "token_count",
     "tool_call_object",
+    "tool_resources_object",
     "usage_object",
     "user_message_object",
 ]
@@ -60,6 +69,12 @@ def usage_object(prompt_tokens: int, completion_tokens: int) -> JSON:
 def _tool_object(tool: Any) -> JSON:
     """A tool definition as the API echoes it: parameters and strict always present."""
     data: JSON = tool.model_dump(exclude_none=True)
+    if data["type"] == "file_search":  # as recorded: the ranking options, defaults filled in
+        settings = data.get("file_search", {})
+        ranking = {"ranker": "default_2024_08_21", "score_threshold": 0.0}
+        ranking |= settings.get("ranking_options", {})
+        settings["ranking_options"] = {**ranking, "hybrid_search": ranking.get("hybrid_search")}
+        return {"type": "file_search", "file_search": settings}
     if data["type"] != "function":
         return data
     function = data["function"]
@@ -69,6 +84,19 @@ def _tool_object(tool: Any) -> JSON:
     echoed["parameters"] = function.get("parameters", {"type": "object", "properties": {}})
     echoed["strict"] = function.get("strict", False)
     return {"type": "function", "function": echoed}
+
+
+def tool_resources_object(resources: ToolResources | None) -> JSON | None:
+    """Tool resources as echoed: a `vector_stores` helper becomes a (made-up) vector store id,
+    as the hosted API answered with the store it created."""
+    if resources is None:
+        return None
+    data: JSON = resources.model_dump(exclude_none=True)
+    search = data.get("file_search")
+    if search is not None and "vector_stores" in search:
+        made = [new_id("vs_") for _ in search.pop("vector_stores")]
+        search["vector_store_ids"] = search.get("vector_store_ids", []) + made
+    return data
 
 
 def function_tools(tools: Sequence[JSON]) -> list[JSON]:
@@ -89,7 +117,7 @@ def assistant_update(assistant: JSON, body: AssistantBody) -> JSON:
 
 def assistant_object(body: AssistantBody, *, created_at: int) -> JSON:
     tools = [_tool_object(tool) for tool in body.tools or []]
-    tool_resources = body.tool_resources
+    tool_resources = tool_resources_object(body.tool_resources)
     if tool_resources is None:
         has_code = any(tool["type"] == "code_interpreter" for tool in tools)
         tool_resources = {"code_interpreter": {"file_ids": []}} if has_code else {}
@@ -107,7 +135,7 @@ def assistant_object(body: AssistantBody, *, created_at: int) -> JSON:
         "reasoning_effort": body.reasoning_effort,
         "tool_resources": tool_resources,
         "metadata": body.metadata or {},
-        "response_format": body.response_format or "auto",
+        "response_format": response_format_object(body.response_format) or "auto",
     }
 
 
@@ -117,7 +145,7 @@ def thread_object(body: ThreadBody, *, created_at: int) -> JSON:
         "object": "thread",
         "created_at": created_at,
         "metadata": body.metadata or {},
-        "tool_resources": body.tool_resources or {},
+        "tool_resources": tool_resources_object(body.tool_resources) or {},
     }
 
 
@@ -251,7 +279,9 @@ def run_object(
         ),
         "incomplete_details": None,
         "usage": None,
-        "response_format": body.response_format or assistant["response_format"],
+        "response_format": (
+            response_format_object(body.response_format) or assistant["response_format"]
+        ),
         "tool_choice": (
             tool_choice.model_dump(exclude_none=True)
             if tool_choice is not None and not isinstance(tool_choice, str)
@@ -263,7 +293,8 @@ def run_object(
 
 def step_object(run: JSON, *, created_at: int, details: JSON) -> JSON:
     """A run step, in progress. The recordings carry `expires_at` (the run's); the spec and the
-    SDK's `RunStep` carry `expired_at`; both are here."""
+    SDK's `RunStep` carry `expired_at`; both are here. The spec also requires `metadata`, which
+    the recorded steps leave out: it is here, empty."""
     return {
         "id": new_id("step_"),
         "object": "thread.run.step",
@@ -281,6 +312,7 @@ def step_object(run: JSON, *, created_at: int, details: JSON) -> JSON:
         "last_error": None,
         "step_details": details,
         "usage": None,
+        "metadata": {},
     }
 
 

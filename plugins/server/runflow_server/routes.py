@@ -28,12 +28,14 @@ from .bodies import (
     parse_body,
 )
 from .engine import RunEngine
+from .errors import bad_request
 from .events import Event, Subscription
 from .files import file_routes
 from .objects import (
     assistant_object,
     assistant_update,
     thread_object,
+    tool_resources_object,
     user_message_object,
 )
 from .routing import Handler, delete, endpoint, page
@@ -45,6 +47,18 @@ JSON = dict[str, Any]
 
 # How long a client polling a run should wait before asking again.
 POLL_AFTER_MS = "200"
+# The one value the `include[]` query of runs and run steps takes (accepted, never filled).
+INCLUDABLE = "step_details.tool_calls[*].file_search.results[*].content"
+
+
+def _check_include(request: Request) -> None:
+    for value in request.query_params.getlist("include[]"):
+        if value != INCLUDABLE:
+            raise bad_request(
+                f"Invalid value: '{value}'. Supported values are: '{INCLUDABLE}'.",
+                param="include[]",
+                code="invalid_value",
+            )
 
 
 def _run_response(
@@ -112,7 +126,10 @@ async def retrieve_thread(request: Request, engine: RunEngine) -> Response:
 async def update_thread(request: Request, engine: RunEngine) -> Response:
     thread = engine.thread(request.path_params["thread_id"])
     body = parse_body(ThreadUpdateBody, await request.body())
-    thread.update(body.model_dump(exclude_unset=True, exclude_none=True))
+    if body.tool_resources is not None:
+        thread["tool_resources"] = tool_resources_object(body.tool_resources)
+    if body.metadata is not None:
+        thread["metadata"] = body.metadata
     engine.store.save("threads", thread)
     return JSONResponse(thread)
 
@@ -155,6 +172,7 @@ async def delete_message(request: Request, engine: RunEngine) -> Response:
 
 
 async def create_run(request: Request, engine: RunEngine) -> Response:
+    _check_include(request)
     body = parse_body(RunBody, await request.body())
     run, subscription = engine.create_run(
         request.path_params["thread_id"], body, subscribe=bool(body.stream)
@@ -210,12 +228,14 @@ async def cancel_run(request: Request, engine: RunEngine) -> Response:
 
 async def list_run_steps(request: Request, engine: RunEngine) -> Response:
     params = request.path_params
+    _check_include(request)
     run = engine.run(params["thread_id"], params["run_id"])
     return page(request, engine, "run_steps", run["id"])
 
 
 async def retrieve_run_step(request: Request, engine: RunEngine) -> Response:
     params = request.path_params
+    _check_include(request)
     run = engine.run(params["thread_id"], params["run_id"])
     return JSONResponse(engine.get("run_steps", params["step_id"], parent=run["id"]))
 

@@ -49,15 +49,18 @@ def page(
     kind: Kind,
     parent: str | None,
     filters: dict[str, str] | None = None,
+    *,
+    most: int = 100,
+    default: int = 20,
 ) -> Response:
-    """A list response: `limit` (1-100, 20), `order` (desc), `after`, `before`."""
+    """A list response: `limit` (1 to `most`, `default`), `order` (desc), `after`, `before`."""
     query = request.query_params
     try:
-        limit = int(query.get("limit", "20"))
+        limit = int(query.get("limit", str(default)))
     except ValueError:
         limit = 0
-    if not 1 <= limit <= 100:
-        raise bad_request("Invalid 'limit': expected an integer from 1 to 100.", param="limit")
+    if not 1 <= limit <= most:
+        raise bad_request(f"Invalid 'limit': expected an integer from 1 to {most}.", param="limit")
     order = query.get("order", "desc")
     if order not in ("asc", "desc"):
         raise bad_request("Invalid 'order': expected 'asc' or 'desc'.", param="order")
