@@ -38,12 +38,13 @@ from runflow.events import (
     ToolCallFinished,
     ToolCallStarted,
 )
+from runflow.handle import RunHandle
 from runflow.instrumentation import Instrumentation, NoInstrumentation, RunInfo
 from runflow.journal import Journal
 from runflow.lifecycle import RunStatus, ToolCallRequest
 from runflow.result import RunResult
 from runflow.retry import RetryPolicy
-from runflow.runner import RunHandle, Runner, ThreadPolicy
+from runflow.runner import Runner, ThreadPolicy
 from runflow.tools import ErrorPolicy, Tool, ToolContext, ToolRegistry, tool
 from runflow.tracing import OpenTelemetryInstrumentation
 

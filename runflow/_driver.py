@@ -19,7 +19,6 @@ twice are idempotent in effect:
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -33,6 +32,7 @@ from openai.types.beta import AssistantStreamEvent
 from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 
+from runflow._runs import snapshot, still_waiting_for
 from runflow.backends import Backend, EventStream, RunReply, ToolOutput
 from runflow.clock import Clock
 from runflow.deadline import Deadline
@@ -56,13 +56,12 @@ from runflow.events import (
     ToolCallStarted,
 )
 from runflow.instrumentation import RunObserver
-from runflow.journal import Journal, JournaledRun
+from runflow.journal import Journal, JournaledRun, RunLedger
 from runflow.lifecycle import (
     Abort,
     Decision,
     Dispatch,
     Finish,
-    RunSnapshot,
     RunStatus,
     ToolCallRequest,
     Wait,
@@ -127,8 +126,8 @@ class RunDriver:
         self._answered: set[str] = set()
         self._polls = 0
         self._retries = 0
-        self._key = uuid.uuid4().hex
-        """The client key tagged on the run (metadata) and naming it in the journal."""
+        self._ledger = RunLedger(settings.journal, uuid.uuid4().hex)
+        """The run in the journal, named by the client key the run is tagged with."""
         self._missed_events = settings.mode == "poll"
 
     @property
@@ -147,14 +146,14 @@ class RunDriver:
 
     async def resume(self, entry: JournaledRun) -> RunResult:
         """Pick up a run a previous process left unfinished (see `runflow.journal`)."""
-        self._key = entry.key
+        self._ledger = RunLedger(self._s.journal, entry.key)
         self.thread_id = entry.thread_id or ""
         return await self._guarded(self._reattach(entry))
 
     async def _guarded(self, first: Awaitable[Decision]) -> RunResult:
         try:
             decision = await first
-            await self._journal_created()
+            await self._ledger.created(self.run_id, self.thread_id)
             while not isinstance(decision, Finish):
                 if isinstance(decision, Abort):
                     raise ProtocolError(f"run {self.run_id}: {decision.reason}")
@@ -165,18 +164,11 @@ class RunDriver:
             # Whatever stops us (the caller's cancellation, an error), the server run must not
             # be left holding its thread until it expires.
             await self.cancel()
-            await self._journal_end()
+            if self.run is not None and status_of(self.run).is_terminal:
+                await self._ledger.ended(self.run.status)
             raise
-        await self._journal_end()
+        await self._ledger.ended(result.run.status)
         return result
-
-    async def _journal_end(self) -> None:
-        """Close the run in the journal if it has ended (shielded: a cancelled caller too)."""
-        run, journal = self.run, self._s.journal
-        if journal is None or run is None or not status_of(run).is_terminal:
-            return
-        with anyio.CancelScope(shield=True):
-            await journal.run_ended(self._key, run.status)
 
     async def _reattach(self, entry: JournaledRun) -> Decision:
         if entry.run_id is not None:
@@ -200,28 +192,20 @@ class RunDriver:
 
         return retrieve
 
-    async def _journal_created(self) -> None:
-        if self._s.journal is not None and self.run is not None:
-            await self._s.journal.run_created(
-                self._key, run_id=self.run.id, thread_id=self.thread_id
-            )
-
     # -- creation ------------------------------------------------------------------------
 
     async def _create(
         self, assistant_id: str, options: Mapping[str, Any], thread: Mapping[str, Any] | None
     ) -> Decision:
-        key = self._key
+        key = self._ledger.key
         tagged = {**options, "metadata": {**(options.get("metadata") or {}), RUN_KEY_METADATA: key}}
         backend = self._s.backend
-        if self._s.journal is not None:
-            await self._s.journal.run_started(
-                key,
-                assistant_id=assistant_id,
-                thread_id=None if thread is not None else self.thread_id,
-                options=options,
-                new_thread=thread,
-            )
+        await self._ledger.started(
+            assistant_id=assistant_id,
+            thread_id=None if thread is not None else self.thread_id,
+            options=options,
+            new_thread=thread,
+        )
 
         async def find_created(error: TransientError) -> RunReply | None:
             return None if thread is not None else await self._find_run_by_key(key)
@@ -350,7 +334,7 @@ class RunDriver:
         if status is not previous:
             self._observer.status_changed(run, previous, status, now)
             self._emit(StatusChanged(run.id, previous, status, now))
-        decision = decide(_snapshot(run, status))
+        decision = decide(snapshot(run, status))
         if isinstance(decision, Dispatch):
             fresh = [call for call in decision.tool_calls if call.id not in self._answered]
             return Dispatch(fresh) if fresh else Wait()
@@ -403,7 +387,10 @@ class RunDriver:
         deadline = self._deadline()
         self._answered.update(call.id for call in decision.tool_calls)
         run = self._current_run()
-        journaled = await self._journaled_outputs(decision.tool_calls)
+        call_ids = [call.id for call in decision.tool_calls]
+        journaled = await self._ledger.replayed(run.id, call_ids, self._s.clock.now())
+        for record in journaled.values():
+            self._call_finished(record)
         fresh = [call for call in decision.tool_calls if call.id not in journaled]
         try:
             records = await dispatch_batch(
@@ -427,38 +414,8 @@ class RunDriver:
             if not ended.is_terminal:
                 raise  # the run could not be cancelled: say why it was to be
             return Finish(ended)
-        await self._journal_outputs(records)
+        await self._ledger.recorded(run.id, records)
         return await self._submit([*journaled.values(), *records], deadline)
-
-    async def _journal_outputs(self, records: Sequence[ToolCallRecord]) -> None:
-        if self._s.journal is not None:
-            for record in records:
-                await self._s.journal.output_recorded(self.run_id, record)
-
-    async def _journaled_outputs(
-        self, calls: Sequence[ToolCallRequest]
-    ) -> dict[str, ToolCallRecord]:
-        """Outputs a previous process produced for these calls: submitted, never re-run."""
-        if self._s.journal is None:
-            return {}
-        stored = await self._s.journal.outputs(self.run_id)
-        now = self._s.clock.now()
-        found: dict[str, ToolCallRecord] = {}
-        for call in calls:
-            if call.id in stored:
-                entry = stored[call.id]
-                record = ToolCallRecord(
-                    call_id=call.id,
-                    name=entry.name,
-                    arguments=entry.arguments,
-                    output=entry.output,
-                    error=entry.error,
-                    started_at=now,
-                    duration=0.0,
-                )
-                self._call_finished(record)
-                found[call.id] = record
-        return found
 
     async def _submit(
         self, records: Sequence[ToolCallRecord], deadline: Deadline | None
@@ -477,7 +434,7 @@ class RunDriver:
 
         async def landed(error: TransientError) -> RunReply | None:
             reply = await self._retrieve()
-            return None if _still_waiting_for(reply.run, call_ids) else reply
+            return None if still_waiting_for(reply.run, call_ids) else reply
 
         if self._s.mode == "poll":
 
@@ -598,41 +555,3 @@ class RunDriver:
 
 def _surely_not_carried_out(error: TransientError) -> bool:
     return isinstance(error, RateLimitedError)
-
-
-def _still_waiting_for(run: Run, call_ids: Sequence[str]) -> bool:
-    """Whether the run still requires the outputs of `call_ids` (so they did not land)."""
-    if status_of(run) is not RunStatus.REQUIRES_ACTION:
-        return False
-    pending = {call.id for call in _snapshot(run, RunStatus.REQUIRES_ACTION).tool_calls}
-    return bool(pending & set(call_ids))
-
-
-def _snapshot(run: Run, status: RunStatus) -> RunSnapshot:
-    """The run as `decide()` sees it. The SDK builds its models without validation, so every
-    field the protocol promises is checked here before it is read."""
-    action = run.required_action
-    if status is not RunStatus.REQUIRES_ACTION or action is None:
-        return RunSnapshot(status)
-    submit = getattr(action, "submit_tool_outputs", None)
-    if action.type != "submit_tool_outputs" or submit is None:
-        return RunSnapshot(status, required_action_type=str(action.type))
-    try:
-        calls = [
-            ToolCallRequest(
-                id=str(call.id),
-                name=str(call.function.name),
-                arguments=_arguments_text(call.function.arguments),
-            )
-            for call in submit.tool_calls or ()
-        ]
-    except AttributeError as exc:
-        raise ProtocolError(f"run {run.id} has a malformed required_action: {exc}") from exc
-    return RunSnapshot(status, required_action_type=action.type, tool_calls=calls)
-
-
-def _arguments_text(arguments: object) -> str:
-    """The arguments as the model's JSON text (a service may send null or an object)."""
-    if isinstance(arguments, str):
-        return arguments
-    return "" if arguments is None else json.dumps(arguments)

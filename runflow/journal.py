@@ -28,15 +28,16 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import anyio
 import anyio.to_thread
 
 from runflow.dispatch import ToolCallRecord, ToolFailure
 
-__all__ = ["Journal", "JournaledOutput", "JournaledRun"]
+__all__ = ["Journal", "JournaledOutput", "JournaledRun", "RunLedger"]
 
 T = TypeVar("T")
 
@@ -194,3 +195,64 @@ class Journal:
                 return work()
 
         return await anyio.to_thread.run_sync(locked)
+
+
+class RunLedger:
+    """One run's entries in a journal; does nothing when there is no journal."""
+
+    def __init__(self, journal: Journal | None, key: str) -> None:
+        self._journal = journal
+        self.key = key
+
+    async def started(
+        self,
+        *,
+        assistant_id: str,
+        thread_id: str | None,
+        options: Mapping[str, Any],
+        new_thread: Mapping[str, Any] | None,
+    ) -> None:
+        if self._journal is not None:
+            await self._journal.run_started(
+                self.key,
+                assistant_id=assistant_id,
+                thread_id=thread_id,
+                options=options,
+                new_thread=new_thread,
+            )
+
+    async def created(self, run_id: str, thread_id: str) -> None:
+        if self._journal is not None:
+            await self._journal.run_created(self.key, run_id=run_id, thread_id=thread_id)
+
+    async def recorded(self, run_id: str, records: Sequence[ToolCallRecord]) -> None:
+        if self._journal is not None:
+            for record in records:
+                await self._journal.output_recorded(run_id, record)
+
+    async def replayed(
+        self, run_id: str, call_ids: Sequence[str], now: float
+    ) -> dict[str, ToolCallRecord]:
+        """The journaled outputs of these calls, as records to submit without re-running."""
+        if self._journal is None:
+            return {}
+        stored = await self._journal.outputs(run_id)
+        return {
+            call_id: ToolCallRecord(
+                call_id=call_id,
+                name=stored[call_id].name,
+                arguments=stored[call_id].arguments,
+                output=stored[call_id].output,
+                error=stored[call_id].error,
+                started_at=now,
+                duration=0.0,
+            )
+            for call_id in call_ids
+            if call_id in stored
+        }
+
+    async def ended(self, status: str) -> None:
+        """The run ended (written even while the caller is being cancelled)."""
+        if self._journal is not None:
+            with anyio.CancelScope(shield=True):
+                await self._journal.run_ended(self.key, status)

@@ -33,8 +33,9 @@ from runflow.backends import Backend
 from runflow.backends.openai import OpenAIBackend
 from runflow.clock import Clock, SystemClock
 from runflow.deadline import DEFAULT_SAFETY_MARGIN
-from runflow.errors import RunCancelledError, RunNeverCreatedError, ThreadBusyError, UsageError
-from runflow.events import EventCallback, RunEvent
+from runflow.errors import RunNeverCreatedError, ThreadBusyError, UsageError
+from runflow.events import EventCallback
+from runflow.handle import DriverSlot, RunHandle
 from runflow.instrumentation import Instrumentation, RunInfo, RunObserver
 from runflow.journal import Journal, JournaledRun
 from runflow.result import RunResult, status_of
@@ -42,7 +43,7 @@ from runflow.retry import RetryPolicy, retrying
 from runflow.tools import Tool, ToolRegistry
 from runflow.tracing import default_instrumentation
 
-__all__ = ["RunHandle", "Runner", "ThreadPolicy"]
+__all__ = ["Runner", "ThreadPolicy"]
 
 ThreadPolicy = Literal["wait", "cancel", "raise"]
 """What to do when the thread already has an active run: wait for it to end, cancel it, or
@@ -140,7 +141,7 @@ class Runner:
         request = self._request(
             assistant_id, thread_id, thread, thread_policy, assistant_name, options
         )
-        return await self._execute(request, on_event, _Slot())
+        return await self._execute(request, on_event, DriverSlot())
 
     def start(
         self,
@@ -202,7 +203,7 @@ class Runner:
         return _RunRequest(assistant_id, thread_id, thread, options, policy, assistant_name)
 
     async def _execute(
-        self, request: _RunRequest, on_event: EventCallback | None, slot: _Slot
+        self, request: _RunRequest, on_event: EventCallback | None, slot: DriverSlot
     ) -> RunResult:
         info = self._info(
             request.assistant_id, request.thread_id, request.options, request.assistant_name
@@ -281,7 +282,7 @@ class Runner:
                 yield observer
 
     async def _execute_in_background(self, request: _RunRequest, handle: RunHandle) -> None:
-        slot = _Slot()
+        slot = DriverSlot()
         try:
             with CancelScope() as scope:
                 handle._attach(scope, slot)
@@ -348,85 +349,3 @@ class _ThreadLock:
             del self._table[self._thread_id]
         else:
             self._table[self._thread_id] = (lock, users - 1)
-
-
-class _Slot:
-    """Where a background run keeps its current driver, to report what it did if cancelled."""
-
-    driver: RunDriver | None = None
-
-    def partial_result(self) -> RunResult | None:
-        driver = self.driver
-        if driver is None or driver.run is None:
-            return None
-        return driver.partial_result()
-
-
-class RunHandle:
-    """A run started with `Runner.start()`: follow it, wait for it, or cancel it."""
-
-    def __init__(self) -> None:
-        self._events: list[RunEvent] = []
-        self._changed = anyio.Event()
-        self._done = anyio.Event()
-        self._result: RunResult | None = None
-        self._error: BaseException | None = None
-        self._scope: CancelScope | None = None
-        self._slot: _Slot | None = None
-
-    @property
-    def run_id(self) -> str | None:
-        """The run's id, once the service has created it."""
-        driver = None if self._slot is None else self._slot.driver
-        return None if driver is None or driver.run is None else driver.run.id
-
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    async def result(self) -> RunResult:
-        """Wait for the run to end; its result, or the exception that stopped the Runner.
-
-        A run stopped by `cancel()` gives the result it ended with (normally status
-        cancelled), or `RunCancelledError` if it was stopped before the service created it.
-        """
-        await self._done.wait()
-        if self._error is not None:
-            raise self._error
-        if self._result is None:
-            message = "the run was cancelled before the service created it"
-            raise RunCancelledError(message, run_id="", status="cancelled")
-        return self._result
-
-    async def cancel(self) -> RunResult | None:
-        """Stop driving the run, cancel it on the service, and wait for it to end there."""
-        if self._scope is not None:
-            self._scope.cancel()
-        await self._done.wait()
-        return self._result
-
-    async def events(self) -> AsyncIterator[RunEvent]:
-        """Every event of the run, from its start, as they happen; ends when the run ends."""
-        index = 0
-        while True:
-            while index < len(self._events):
-                yield self._events[index]
-                index += 1
-            if self._done.is_set():
-                return
-            await self._changed.wait()
-
-    def _attach(self, scope: CancelScope, slot: _Slot) -> None:
-        self._scope, self._slot = scope, slot
-
-    def _push(self, event: RunEvent) -> None:
-        self._events.append(event)
-        self._changed.set()
-        self._changed = anyio.Event()
-
-    def _finish(self, result: RunResult | None, error: BaseException | None) -> None:
-        if self._done.is_set():
-            return
-        self._result, self._error = result, error
-        self._done.set()
-        self._changed.set()
