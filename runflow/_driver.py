@@ -284,13 +284,26 @@ class RunDriver:
             if ended is None:
                 raise
             return ended
-        except StreamDroppedError:
+        except StreamDroppedError as dropped:
             if self.run is None:
-                raise  # we cannot know whether the run exists
+                return await self._after_runless_stream(recover, dropped)
             _log.info("the event stream of run %s dropped; polling instead", self.run_id)
+        if isinstance(decision, Wait) and self.run is None:
+            runless = StreamDroppedError("the run event stream ended before any run appeared in it")
+            return await self._after_runless_stream(recover, runless)
         if isinstance(decision, Wait):
             return await self._poll_for_decision(None)
         return decision
+
+    async def _after_runless_stream(
+        self, recover: Callable[[TransientError], Any], error: StreamDroppedError
+    ) -> Decision:
+        """A creation stream that ended before showing its run: the run may exist all the
+        same, so look for it; without one, the stream broke the protocol."""
+        reply = await self._retrying(lambda: recover(error))
+        if reply is None:
+            raise StreamError(f"no run was created: {error}") from error
+        return await self._poll_for_decision(reply)
 
     async def _read(self, events: Any) -> Decision:
         decision: Decision = Wait()
@@ -336,9 +349,21 @@ class RunDriver:
             self._emit(StatusChanged(run.id, previous, status, now))
         decision = decide(snapshot(run, status))
         if isinstance(decision, Dispatch):
-            fresh = [call for call in decision.tool_calls if call.id not in self._answered]
-            return Dispatch(fresh) if fresh else Wait()
+            return self._unanswered(decision.tool_calls)
         return decision
+
+    def _unanswered(self, calls: Sequence[ToolCallRequest]) -> Dispatch | Wait:
+        """The calls not dispatched yet, each id once (a repeated id is the service's mistake:
+        its handler runs once and one output is submitted for it)."""
+        fresh: dict[str, ToolCallRequest] = {}
+        for call in calls:
+            if call.id in fresh:
+                _log.warning(
+                    "run %s names tool call %s twice; running it once", self.run_id, call.id
+                )
+            elif call.id not in self._answered:
+                fresh[call.id] = call
+        return Dispatch(list(fresh.values())) if fresh else Wait()
 
     async def _poll_for_decision(
         self, reply: RunReply | None, *, created: bool = False
@@ -532,6 +557,8 @@ class RunDriver:
         if run is None or run.expires_at is None:
             return None
         server_time, local_time = self._server_time or (self._s.clock.now(),) * 2
+        if not isinstance(run.expires_at, int | float):
+            raise ProtocolError(f"run {run.id} has a non-numeric expires_at: {run.expires_at!r}")
         return Deadline.from_server_time(
             float(run.expires_at),
             server_time=server_time,

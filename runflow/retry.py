@@ -8,7 +8,9 @@ is raised.
 
 A request whose failure is ambiguous (no answer: was it carried out?) passes a `recover`
 function: asked after each failure, it looks for the effect of the request (the run created,
-the outputs submitted) and returns it, so the request is never carried out twice.
+the outputs submitted) and returns it, so the request is never carried out twice. A lookup that
+fails transiently is itself retried (within the same budget): the request is sent again only
+once it is known not to have taken effect.
 """
 
 from __future__ import annotations
@@ -62,28 +64,57 @@ async def retrying(
     `retry_if` narrows which transient failures are worth another attempt (a request that
     must not run twice and has no `recover` retries only failures known to leave no effect).
     """
-    waited = 0.0
-    attempt = 0
+    budget = _Budget(policy, clock, stop_by, on_retry)
     while True:
-        attempt += 1
         try:
             return await operation()
         except TransientError as exc:
             error = exc
         if recover is not None:
-            try:
-                found = await recover(error)
-            except TransientError as exc:
-                found, error = None, exc
+            found = await _recovered(recover, error, budget)
             if found is not None:
                 return found
-        delay = policy.backoff(attempt, error)
-        out_of_time = stop_by is not None and clock.now() + delay > stop_by
-        unwanted = retry_if is not None and not retry_if(error)
-        exhausted = attempt >= policy.max_attempts or waited + delay > policy.budget
-        if unwanted or exhausted or out_of_time:
+        if retry_if is not None and not retry_if(error):
             raise error
-        if on_retry is not None:
-            on_retry(error, delay)
-        waited += delay
-        await clock.sleep_until(clock.now() + delay)
+        await budget.wait_after(error)
+
+
+async def _recovered(
+    recover: Callable[[TransientError], Awaitable[T | None]],
+    error: TransientError,
+    budget: _Budget,
+) -> T | None:
+    """Whether the failed request took effect. A lookup that fails is asked again: the
+    request itself is never sent again before the answer is known."""
+    while True:
+        try:
+            return await recover(error)
+        except TransientError as lookup_error:
+            await budget.wait_after(lookup_error)
+
+
+@dataclass
+class _Budget:
+    """The attempts and waiting time one operation has left."""
+
+    policy: RetryPolicy
+    clock: Clock
+    stop_by: float | None
+    on_retry: RetryCallback | None
+    attempts: int = 0
+    waited: float = 0.0
+
+    async def wait_after(self, error: TransientError) -> None:
+        """Wait before the next attempt; raise `error` when there is to be none."""
+        self.attempts += 1
+        delay = self.policy.backoff(self.attempts, error)
+        exhausted = (
+            self.attempts >= self.policy.max_attempts or self.waited + delay > self.policy.budget
+        )
+        out_of_time = self.stop_by is not None and self.clock.now() + delay > self.stop_by
+        if exhausted or out_of_time:
+            raise error
+        if self.on_retry is not None:
+            self.on_retry(error, delay)
+        self.waited += delay
+        await self.clock.sleep_until(self.clock.now() + delay)

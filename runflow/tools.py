@@ -184,6 +184,8 @@ class Tool(Generic[P, R]):
             decoded = json.loads(raw) if raw.strip() else {}
         except json.JSONDecodeError as exc:
             raise ToolArgumentsError(f"arguments are not valid JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise ToolArgumentsError("arguments are nested too deeply to read") from exc
         if not isinstance(decoded, dict):
             raise ToolArgumentsError(
                 f"arguments must be a JSON object, got {type(decoded).__name__}"
@@ -192,6 +194,8 @@ class Tool(Generic[P, R]):
             validated = self.arguments_model.model_validate(decoded)
         except ValidationError as exc:
             raise ToolArgumentsError(_describe_validation_error(exc)) from exc
+        except RecursionError as exc:
+            raise ToolArgumentsError("arguments are nested too deeply to validate") from exc
         return {name: getattr(validated, name) for name in type(validated).model_fields}
 
     async def invoke(

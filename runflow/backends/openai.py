@@ -142,7 +142,10 @@ async def _reply(request: Awaitable[Any]) -> RunReply:
     """A raw response (`with_raw_response`) as a RunReply."""
     with _translated():
         response = await request
+    try:
         run = response.parse()
+    except ValueError as exc:  # not JSON, not a run
+        raise ProtocolError(f"the service's answer is not a readable run: {exc}") from exc
     if not isinstance(run, Run):
         raise ProtocolError(f"expected a run object, got a {type(run).__name__}")
     poll_after_ms = response.headers.get("openai-poll-after-ms")
@@ -175,6 +178,10 @@ def _translated(*, in_stream: bool = False) -> Iterator[None]:
         raise _status_error(exc) from exc
     except APIError as exc:  # an `error` event inside a stream, decoded by the SDK
         raise StreamError(f"the service sent an error event: {exc}") from exc
+    except ValueError as exc:  # event data that is not JSON (or not UTF-8)
+        if not in_stream:
+            raise
+        raise StreamError(f"the run event stream is unreadable: {exc}") from exc
 
 
 def _status_error(exc: APIStatusError) -> Exception:

@@ -72,24 +72,15 @@ SCENARIOS = {
 }
 INTENDED = {"completes": S.COMPLETED, "fails": S.FAILED, "incomplete": S.INCOMPLETE}
 
-# About one request in five meets a status or drop fault; SSE responses may also be cut.
-# While LOOKUP_FAULTS is False, status and drop faults spare GET requests: a failed lookup right
-# after an ambiguous create or submit hits two known bugs (the xfail tests at the end of this
-# file). When they are fixed, set LOOKUP_FAULTS to True.
-LOOKUP_FAULTS = False
-
-
-def rule(**fields: Any) -> list[FaultRule]:
-    return [FaultRule(**fields) if LOOKUP_FAULTS else FaultRule(**fields, method="POST")]
-
-
+# About one request in five (lookups too) meets a status or drop fault; SSE responses may
+# also be cut.
 FAULTS = [
     FaultRule(kind="latency", latency_ms=5, rate=0.05),
-    *rule(kind="status", status=429, retry_after=0.01, rate=0.04),
-    *rule(kind="status", status=500, rate=0.03),
-    *rule(kind="status", status=503, when="after", rate=0.03),
-    *rule(kind="drop", rate=0.03),
-    *rule(kind="drop", when="after", rate=0.03),
+    FaultRule(kind="status", status=429, retry_after=0.01, rate=0.04),
+    FaultRule(kind="status", status=500, rate=0.03),
+    FaultRule(kind="status", status=503, when="after", rate=0.03),
+    FaultRule(kind="drop", rate=0.03),
+    FaultRule(kind="drop", when="after", rate=0.03),
     FaultRule(kind="status", status=502, when="after", method="POST", rate=0.04),
     FaultRule(kind="cut_stream", after_events=2, rate=0.04),
     FaultRule(kind="cut_stream", after_events=6, rate=0.03),
@@ -368,15 +359,6 @@ async def one_run_against(
     return outcome, runs, tally
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runflow/retry.py:75-80 + runflow/_driver.py:_create: when creating a run fails"
-    " ambiguously (the run was created, the response lost) and the lookup for it by client key"
-    " (list runs) fails transiently too, `retrying` creates again; the server answers 400 'Thread"
-    " X already has an active run' naming runflow's own run, and the Runner treats it as someone"
-    " else's: with thread_policy='wait' it waits until its own run expires (600 s) and then"
-    " creates a second run; with 'raise' it raises ThreadBusyError.",
-)
 async def test_a_failed_lookup_after_an_ambiguous_create_does_not_wait_for_itself() -> None:
     clock = FakeClock()
     outcome, runs, tally = await one_run_against(
@@ -397,15 +379,6 @@ async def test_a_failed_lookup_after_an_ambiguous_create_does_not_wait_for_itsel
     assert all(n == 1 for n in tally.executions.values())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runflow/retry.py:75-80 + runflow/_driver.py:_submit: when a submission fails"
-    " ambiguously (the outputs were accepted, the response lost) and the retrieve that checks"
-    " whether they landed fails transiently too, `retrying` submits the same outputs again; the"
-    " server refuses them (400 'Runs in status queued do not accept tool outputs' or 'Expected"
-    " tool outputs for call_ids [next round]'), `_ended_meanwhile` finds the run still going and"
-    " the run ends with RequestRejectedError although every output had landed.",
-)
 async def test_a_failed_check_after_an_ambiguous_submission_does_not_submit_again() -> None:
     outcome, runs, tally = await one_run_against(
         [

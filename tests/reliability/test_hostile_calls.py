@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import anyio
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai.types.beta.threads import Message, Run
@@ -219,14 +218,6 @@ def test_any_batch_of_calls_gets_one_output_each_and_the_run_goes_on(
     assert all(count == 1 for count in executions.values())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runflow/_driver.py (_observe_run / _dispatch_and_submit): a batch that names the same"
-    " call id twice is dispatched as two calls; the handler runs twice for one call id and two"
-    " outputs with that id are submitted. Suggested: treat duplicate ids in required_action as"
-    " a protocol violation (one structured error output per id, or ProtocolError), running each"
-    " call id's handler at most once.",
-)
 def test_a_call_id_named_twice_runs_its_handler_once() -> None:
     calls = [("call_a", "echo", '{"text": "one"}'), ("call_a", "echo", '{"text": "two"}')]
 
@@ -269,14 +260,6 @@ def test_thousands_of_calls_in_one_batch() -> None:
     assert sum(executions.values()) == count // 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runflow/tools.py:Tool.parse_arguments (json.loads) catches only JSONDecodeError:"
-    " arguments nested deeper than the recursion limit raise RecursionError, which dispatch"
-    " reports as `handler_error` although the handler never ran (and a tool whose error policy"
-    " is 'fail' or 'cancel' would end the run over the model's bad arguments). Suggested: catch"
-    " RecursionError there and raise ToolArgumentsError('arguments are nested too deeply').",
-)
 def test_arguments_nested_too_deeply_are_invalid_arguments() -> None:
     calls: list[tuple[str, str, object]] = [
         ("call_1", "echo", '{"text": ' + "[" * 100_000 + "]" * 100_000 + "}")

@@ -141,44 +141,6 @@ CASES: dict[str, Case] = {
     "stream ends, run has no status": Case(sse(CREATED, done=False), run={"id": "run_1"}),
 }
 
-# Cases where runflow lets an exception other than a RunflowError escape: known bugs.
-NOT_JSON = (
-    "runflow/backends/openai.py:_translated: an SSE `data:` line that is not JSON (or not UTF-8)"
-    " makes the openai SDK raise json.JSONDecodeError / UnicodeDecodeError while the stream is"
-    " iterated; `_translated` only translates APIConnectionError, APIStatusError and APIError,"
-    " so the raw ValueError escapes Runner.run. Suggested: translate ValueError raised inside a"
-    " stream into StreamError (a ProtocolError)."
-)
-NO_RUN = (
-    "runflow/_driver.py:_follow: a stream that ends without any run object (a truncated first"
-    " event, only unknown events, data lines without `event:`, a run that is not an object)"
-    " falls back to polling with run_id '' and the SDK raises ValueError('Expected a non-empty"
-    " value for `run_id`'); errors.py promises StreamError for 'a stream with no run in it'."
-    " Suggested: in _follow, when the stream ended and self.run is None, raise StreamError."
-)
-UNTYPED: dict[str, str] = {
-    "invalid JSON in data": NOT_JSON,
-    "invalid JSON after the run": NOT_JSON,
-    "error event with garbage": NOT_JSON,
-    "binary garbage": NOT_JSON,
-    "truncated line": NO_RUN,
-    "unknown events only": NO_RUN,
-    "data without event": NO_RUN,
-    "run that is a list": NO_RUN,
-    "expires_at not a number": (
-        "runflow/_driver.py:_deadline: float(run.expires_at) on a run whose expires_at is not a"
-        " number (the SDK builds models without validation) raises a bare ValueError out of"
-        " Runner.run. Suggested: check expires_at/created_at in _snapshot or _deadline and raise"
-        " ProtocolError naming the field."
-    ),
-    "stream ends, run unreadable": (
-        "runflow/backends/openai.py:_reply: a 200 answer to retrieving a run whose body is not"
-        " JSON makes response.parse() raise json.JSONDecodeError, which is not translated; the"
-        " raw ValueError escapes Runner.run. Suggested: catch ValueError around parse() and raise"
-        " ProtocolError."
-    ),
-}
-
 
 def malformed_app(case: Case) -> Starlette:
     async def create(request: Request) -> Response:
@@ -244,15 +206,7 @@ async def outcome_of(case: Case) -> RunResult | BaseException:
 SEEN: dict[str, str] = {}
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=UNTYPED[name]))
-        if name in UNTYPED
-        else name
-        for name in sorted(CASES)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(CASES))
 async def test_a_malformed_server_gives_a_typed_error_or_a_result(name: str) -> None:
     outcome = await outcome_of(CASES[name])
 

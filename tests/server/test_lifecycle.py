@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import anyio
@@ -11,6 +12,7 @@ import pytest
 
 from runflow.testing import FakeClock
 from runflow_server import Scenario
+from runflow_server.brains import Decision, Turn
 
 from .conftest import Server
 from .support import stream_run
@@ -107,13 +109,120 @@ async def test_a_delay_step_waits_on_the_clock(server: Server, clock: FakeClock)
     assert events[-1].data.completed_at == int(clock.now())
 
 
-async def test_a_delay_past_expires_at_expires_the_run(server: Server, clock: FakeClock) -> None:
-    _, client, assistant_id, thread_id = await scripted(
+async def test_a_delay_past_expires_at_expires_the_run_at_expires_at(
+    server: Server, clock: FakeClock
+) -> None:
+    app, client, assistant_id, thread_id = await scripted(
         server, clock, [{"delay": 700}, {"message": "too late"}]
     )
-    events = await stream_with_a_delay(client, assistant_id, thread_id, clock, 700)
+    http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t")
+    bodies: list[str] = []
+
+    async def stream_it() -> None:
+        body = {"assistant_id": assistant_id, "stream": True}
+        bodies.append((await http.post(f"/v1/threads/{thread_id}/runs", json=body)).text)
+
+    with anyio.fail_after(5):
+        async with http, anyio.create_task_group() as group:
+            group.start_soon(stream_it)
+            await clock.wait_for_sleepers(1)  # the driver, waiting out its delay
+            await anyio.wait_all_tasks_blocked()
+            expires_at = int(clock.now()) + 600
+            assert (clock.sleepers, clock.next_deadline) == (1, expires_at)  # cut at expires_at
+            clock.set(expires_at)  # nobody reads the run: its driver expires it
+
+    [body] = bodies
+    names = [frame.split("\n")[0].removeprefix("event: ") for frame in body.split("\n\n")]
+    assert names[-4:] == ["thread.run.in_progress", "thread.run.expired", "done", ""]
+    [run] = (await client.beta.threads.runs.list(thread_id=thread_id)).data
+    assert run.status == "expired" and run.expires_at == expires_at
+    messages = await client.beta.threads.messages.list(thread_id=thread_id)
+    assert [m.role for m in messages.data] == ["user"]  # the step after the delay never ran
+    assert clock.sleepers == 0
+
+
+class HangingBrain:
+    """A brain that never answers: it waits until its driver is cancelled."""
+
+    def __init__(self) -> None:
+        self.deciding = anyio.Event()
+        self.cancelled = False
+
+    async def decide(self, turn: Turn) -> Decision:
+        self.deciding.set()
+        try:
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            self.cancelled = True
+            raise
+        raise AssertionError("unreachable")
+
+
+async def test_the_watchdog_expires_a_run_whose_brain_hangs(
+    server: Server, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    brain = HangingBrain()
+    app, client, _ = await server.open(clock=clock, brain=brain, run_expiry_seconds=60)
+    assistant = await client.beta.assistants.create(model="gpt-4o")
+    thread = await client.beta.threads.create(messages=[{"role": "user", "content": "Go"}])
+    events: list[Any] = []
+
+    async def run_it() -> None:
+        events.extend(await stream_run(client, assistant.id, thread.id))
+
+    with anyio.fail_after(5):  # no time passes here: only a missing watchdog would block
+        async with anyio.create_task_group() as group:
+            group.start_soon(run_it)
+            await brain.deciding.wait()
+            await clock.wait_for_sleepers(1)  # the watchdog: the run waits on its brain
+            expires_at = int(clock.now()) + 60
+            assert (clock.sleepers, clock.next_deadline) == (1, expires_at)
+            clock.set(expires_at)
 
     assert [e.event for e in events][-2:] == ["thread.run.in_progress", "thread.run.expired"]
+    await app.state.engine.wait_until_settled()  # the driver is gone
+    assert brain.cancelled
+    assert app.state.engine.store.get("runs", events[-1].data.id)["status"] == "expired"
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    await client.beta.threads.messages.create(thread_id=thread.id, role="user", content="free")
+
+
+async def test_runs_their_driver_moves_add_no_sleeper(server: Server, clock: FakeClock) -> None:
+    """Only a delay sleeps on the clock: the watchdog stays off, so `autojump()` cannot jump
+    to an expiry while a scripted run is being driven."""
+    _, client, assistant_id, thread_id = await scripted(
+        server, clock, [{"delay": 30}, {"message": "after the pause"}, {"message": "again"}]
+    )
+    events = await stream_with_a_delay(client, assistant_id, thread_id, clock, 30)
+    assert events[-1].event == "thread.run.completed"
+    await anyio.wait_all_tasks_blocked()
+    assert clock.sleepers == 0
+
+    await client.beta.threads.messages.create(thread_id=thread_id, role="user", content="more")
+    assert (await stream_run(client, assistant_id, thread_id))[-1].event == "thread.run.completed"
+    await anyio.wait_all_tasks_blocked()
+    assert clock.sleepers == 0
+
+
+@pytest.mark.parametrize("kind", ["delay", "hanging-brain"])
+async def test_runs_expire_on_the_real_clock_without_being_read(
+    server: Server, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    if kind == "delay":
+        scenario = Scenario.model_validate({"name": "slow", "steps": [{"delay": 30}]})
+        app, client, _ = await server.open(scenario=scenario, run_expiry_seconds=1)
+    else:
+        app, client, _ = await server.open(brain=HangingBrain(), run_expiry_seconds=1)
+    assistant = await client.beta.assistants.create(model="gpt-4o")
+    thread = await client.beta.threads.create(messages=[{"role": "user", "content": "Go"}])
+    run = await client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+    engine = app.state.engine
+
+    with anyio.fail_after(10):  # expires_at is at most 1 s away
+        await engine.wait_until_settled()  # the driver ends: its run expired
+
+    assert engine.store.get("runs", run.id)["status"] == "expired"  # read from the store
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,23 @@ Two halves:
   its stream does not stop the run. Tasks start lazily (the in-process ASGI transport runs no
   lifespan) and `aclose()` cancels them on shutdown.
 
-Expiry: a run's `expires_at` is `created_at + run_expiry_seconds`. Every read of a run through
-the engine expires it if that time has passed (so a test that advances a fake clock sees
-`expired` at once), and a watchdog task sleeps on the clock until the earliest `expires_at` of
-the runs waiting in requires_action, so runs nobody looks at expire too.
+Expiry: a run's `expires_at` is `created_at + run_expiry_seconds`. Every active run (queued,
+in_progress, requires_action) expires once that time passes, whether anyone looks at it or not:
+
+- Every read of a run through the engine expires it if the time has passed (so a test that
+  advances a fake clock sees `expired` at once).
+- A driver waiting out a `delay` sleeps on the clock until the delay's end or `expires_at`,
+  whichever comes first, and expires the run itself when it wakes past `expires_at`.
+- One watchdog task sleeps on the clock until the earliest `expires_at` of the other active
+  runs: those waiting in requires_action, those whose brain is still deciding (a brain that
+  hangs), those no driver of this engine moves. When it expires a run whose driver is waiting
+  on the brain, it cancels that driver, which has written nothing yet.
+
+So the clock has the same sleepers as a server that only watched requires_action runs: one per
+delay and one watchdog, which sleeps only when some run waits on the client or on a brain that
+really suspends (the scripted and default brains answer at once and never wake it). A fake
+clock's `autojump()` therefore only ever jumps to an expiry when nothing else can move.
+Cancelling runs are not expired: they end as cancelled.
 """
 
 from __future__ import annotations
@@ -25,7 +38,7 @@ from collections.abc import Coroutine, Iterable
 from typing import Any
 
 from .bodies import MessageBody, RunBody, RunOptions, SubmitToolOutputsBody
-from .brains import Delay, Incomplete, ToolResult, Turn
+from .brains import Decision, Delay, Incomplete, ToolResult, Turn
 from .clock import Clock
 from .errors import bad_request, not_found
 from .events import EventBus, Subscription
@@ -63,9 +76,11 @@ class RunEngine:
         self._writer = TurnWriter(store, self.bus)
         self._tasks: set[asyncio.Task[None]] = set()
         self._drivers: dict[str, asyncio.Task[None]] = {}
+        self._deciding: set[str] = set()  # runs whose driver waits for the brain's decision
         self._watchdog: asyncio.Task[None] | None = None
         self._deadlines_changed = asyncio.Event()
         self._started = False
+        self._closing = False
 
     def now(self) -> int:
         return int(self.clock.now())
@@ -289,7 +304,7 @@ class RunEngine:
                     run, self._turn(run), Incomplete("max_prompt_tokens"), now=self.now()
                 )
                 return
-            decision = await self.brains.brain_for(turn.assistant).decide(turn)
+            decision = await self._decide(run_id, turn)
             run = self._current(run_id, RunStatus.IN_PROGRESS)
             if run is None:
                 return
@@ -300,10 +315,39 @@ class RunEngine:
                     self._deadlines_changed.set()
                     self._ensure_watchdog()
                 return
-            await self.clock.sleep_until(self.clock.now() + decision.seconds)
-            run = self._current(run_id, RunStatus.IN_PROGRESS)
+            run = await self._wait_out(run, decision.seconds)
             if run is None:
                 return
+
+    async def _decide(self, run_id: str, turn: Turn) -> Decision:
+        """The brain's decision; the watchdog watches the run while the brain takes its time.
+
+        Checked on the next loop iteration, so a brain that answers without suspending (the
+        scripted and default brains) never wakes the watchdog.
+        """
+        self._deciding.add(run_id)
+        asyncio.get_running_loop().call_soon(self._watch_if_deciding, run_id)
+        try:
+            return await self.brains.brain_for(turn.assistant).decide(turn)
+        finally:
+            self._deciding.discard(run_id)
+
+    def _watch_if_deciding(self, run_id: str) -> None:
+        if run_id in self._deciding:
+            self._deadlines_changed.set()
+            self._ensure_watchdog()
+
+    async def _wait_out(self, run: JSON, seconds: float) -> JSON | None:
+        """Sleep `seconds` on the clock, but no later than the run's `expires_at`: the run as
+        it then is, or None when it expired (this driver expired it) or was taken elsewhere."""
+        end = self.clock.now() + seconds
+        while True:
+            deadline = end if run["expires_at"] is None else min(end, run["expires_at"])
+            await self.clock.sleep_until(deadline)
+            current = self._current(run["id"], RunStatus.IN_PROGRESS)
+            if current is None or self.clock.now() >= end:
+                return current
+            run = current  # woke before the end (a clock waking early): sleep the rest
 
     def _current(self, run_id: str, status: RunStatus) -> JSON | None:
         """The run as stored now, if it is (still) in `status` and not overdue."""
@@ -346,24 +390,53 @@ class RunEngine:
         self.bus.publish(run_id, "thread.run.cancelled", run)
 
     def _ensure_watchdog(self) -> None:
+        if self._closing:  # a late check of a brain's call must not outlive the shutdown
+            return
         if self._watchdog is None or self._watchdog.done():
             self._watchdog = self._spawn(self._watch_expiry())
 
+    def _watched(self, run: JSON) -> bool:
+        """Is the run the watchdog's to expire? Yes unless a driver of this engine is moving it
+        (runnable, or waiting out a delay it cuts at `expires_at`)."""
+        return (
+            run["status"] == RunStatus.REQUIRES_ACTION
+            or run["id"] in self._deciding
+            or run["id"] not in self._drivers
+        )
+
     async def _watch_expiry(self) -> None:
-        """Expire runs left in requires_action, sleeping until the earliest `expires_at`."""
-        while True:
-            self._deadlines_changed.clear()
-            # runs being driven are their driver's to expire, after each decision or delay
-            waiting = self.store.with_status("runs", [RunStatus.REQUIRES_ACTION])
-            for run in waiting:
-                self.expire_if_due(run)
-            deadlines = [r["expires_at"] for r in waiting if r["status"] in EXPIRABLE]
-            waits: list[asyncio.Future[Any]] = [
-                asyncio.ensure_future(self._deadlines_changed.wait())
-            ]
-            if deadlines:
-                waits.append(asyncio.ensure_future(self.clock.sleep_until(min(deadlines))))
-            await _first_of(waits)
+        """Expire the watched runs, sleeping on the clock until the earliest `expires_at`.
+
+        The sleep is kept while that deadline stays the earliest, so the clock sees one
+        steady sleeper rather than one that comes and goes with every change.
+        """
+        sleep: asyncio.Future[None] | None = None
+        target: float | None = None
+        try:
+            while True:
+                self._deadlines_changed.clear()
+                watched = [
+                    self.expire_if_due(run)
+                    for run in self.store.with_status("runs", EXPIRABLE)
+                    if self._watched(run)
+                ]
+                deadlines = [
+                    run["expires_at"]
+                    for run in watched
+                    if run["status"] in EXPIRABLE and run["expires_at"] is not None
+                ]
+                nearest = min(deadlines, default=None)
+                if sleep is not None and (sleep.done() or nearest != target):
+                    await _cancel_all([sleep])
+                    sleep = None
+                if sleep is None and nearest is not None:
+                    sleep = asyncio.ensure_future(self.clock.sleep_until(nearest))
+                target = nearest
+                changed = asyncio.ensure_future(self._deadlines_changed.wait())
+                await _first_of([changed] if sleep is None else [changed, sleep], keep=sleep)
+        finally:
+            if sleep is not None:
+                await _cancel_all([sleep])
 
     async def wait_until_settled(self) -> None:
         """Wait until no run is being driven (runs rest in requires_action or an end).
@@ -376,16 +449,19 @@ class RunEngine:
 
     async def aclose(self) -> None:
         """Cancel every background task and wait for them (lifespan shutdown)."""
+        self._closing = True
         await _cancel_all(self._tasks)
         self._drivers.clear()
 
 
-async def _first_of(waits: list[asyncio.Future[Any]]) -> None:
-    """Wait for the first of `waits`, then cancel and reap the others."""
+async def _first_of(
+    waits: list[asyncio.Future[Any]], *, keep: asyncio.Future[Any] | None = None
+) -> None:
+    """Wait for the first of `waits`, then cancel and reap the others (but `keep`)."""
     try:
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        await _cancel_all(waits)
+        await _cancel_all(wait for wait in waits if wait is not keep)
 
 
 async def _cancel_all(tasks: Iterable[asyncio.Future[Any]]) -> None:
