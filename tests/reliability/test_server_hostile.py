@@ -233,18 +233,6 @@ def test_malformed_requests_get_a_4xx_in_the_api_shape_never_a_5xx(
             b'--xx\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nabc',
             "multipart/form-data; boundary=xx",
             id="truncated",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=pytest.PytestUnraisableExceptionWarning,
-                reason="plugins/server/runflow_server/files.py:upload_file: a multipart body cut"
-                " inside a file part (no closing boundary) is answered 400, but the part's"
-                " SpooledTemporaryFile is never closed (ResourceWarning: unclosed file): one"
-                " leaked temporary file per such request. Root cause upstream (Starlette 1.10"
-                " MultiPartParser.parse closes files only when parsing raises, and an unfinished"
-                " part never reaches the form). Suggested: refuse a multipart body that does not"
-                " end with its closing boundary before parsing it, or parse it with"
-                " python-multipart directly and close every file created.",
-            ),
         ),
         pytest.param(
             "no file part",
@@ -269,15 +257,6 @@ async def test_bad_multipart_uploads_are_refused(
 
 
 @pytest.mark.anyio
-@pytest.mark.xfail(
-    strict=True,
-    reason="plugins/server (no request size limit anywhere: routes.py reads `await"
-    " request.body()` whole, bodies.py bounds no message content): a 32 MB JSON body, an 8 MB"
-    " message and an 8 MB tool output are all read into memory and stored (200). Suggested: an"
-    " ASGI middleware refusing bodies over a cap (by Content-Length and by counted bytes) with a"
-    " 413 in the API's error shape, and the hosted API's field limits (message content 256,000"
-    " characters, tool output 512 kB).",
-)
 async def test_oversized_bodies_are_refused() -> None:
     async with served() as (app, http):
         world = await populate(http, app)

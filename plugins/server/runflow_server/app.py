@@ -25,7 +25,8 @@ Deliberate differences from the hosted API (the recordings in `shared/fixtures`)
 
 The same routes are mounted under `/v1` (OpenAI), `/openai` (Azure OpenAI: an `api-version`
 query is required) and `/api/projects/{project}` (Foundry). Around them, from the outside in:
-the fault injector (`faults.py`), then the request log and the API-key check (`middleware.py`).
+the fault injector (`faults.py`), then the request log, the API-key check and the body size caps
+(`middleware.py`).
 """
 
 from __future__ import annotations
@@ -48,7 +49,14 @@ from .clock import Clock, SystemClock
 from .engine import RunEngine
 from .errors import error_body
 from .faults import FaultConfig, FaultInjector, load_faults
-from .middleware import ApiKeyAuth, AzureApiVersion, RequestLog
+from .middleware import (
+    MAX_BODY_BYTES,
+    MAX_UPLOAD_BYTES,
+    ApiKeyAuth,
+    AzureApiVersion,
+    BodyLimit,
+    RequestLog,
+)
 from .routes import routes
 from .scenario import BrainChooser, Scenario
 from .store import Store
@@ -66,6 +74,8 @@ def create_app(
     faults: FaultConfig | str | os.PathLike[str] | None = None,
     brain: Brain | None = None,
     api_key: str | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
 ) -> Starlette:
     """The run server.
 
@@ -81,7 +91,12 @@ def create_app(
             the faults injected.
         brain: a brain that decides every run, whatever the scenarios say.
         api_key: when set, every request must carry it (`Authorization: Bearer` or `api-key`).
+        max_body_bytes: the largest request body accepted (16 MiB); a larger one is a 413.
+        max_upload_bytes: the same for a multipart upload to `/files` (513 MiB: a 512 MiB file,
+            the hosted API's limit, and the rest of the form).
     """
+    if max_body_bytes < 1 or max_upload_bytes < 1:
+        raise ValueError("max_body_bytes and max_upload_bytes must be positive")
     store = Store(db)
     engine = RunEngine(
         store,
@@ -103,6 +118,9 @@ def create_app(
     middleware = [Middleware(RequestLog)]
     if api_key is not None:
         middleware.append(Middleware(ApiKeyAuth, api_key=api_key))
+    middleware.append(
+        Middleware(BodyLimit, max_body_bytes=max_body_bytes, max_upload_bytes=max_upload_bytes)
+    )
     app = _RunServer(
         routes=[
             Mount("/v1", routes=api),

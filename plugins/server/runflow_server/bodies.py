@@ -4,6 +4,15 @@ Models follow `openai-openapi.yaml` (CreateAssistantRequest, CreateRunRequest, .
 fields are rejected as the hosted API does ("Unrecognized request argument supplied: x"), so a
 client typo shows up here instead of being silently ignored. `parse_body` turns a pydantic
 error into a 400 in the API's error shape, naming the parameter (`tools[0].function.name`).
+
+Field limits of the hosted API: a message's content (a string, or each text part) at most
+256,000 characters, refused in the API's words for a string too long (`Invalid
+'messages[0].content': string too long. Expected a string with maximum length 256000, but got a
+string with length N instead.`, code `string_above_max_length`); the tool outputs of one
+submission less than 512 kB together (UTF-8), refused with the API's text (`'tool_outputs' too
+large: the combined tool outputs must be less than 512kb.`, param `tool_outputs`, code
+`invalid_value`). The spec gives neither field a `maxLength`; the size of a whole request is
+capped before it is read (`middleware.py`).
 """
 
 from __future__ import annotations
@@ -35,13 +44,19 @@ __all__ = [
 
 MAX_TOOLS = 128  # per assistant
 MAX_RUN_TOOLS = 20  # per run (create run, create thread and run)
+MAX_MESSAGE_CHARS = 256_000  # a message's content, or each of its text parts
+MAX_TOOL_OUTPUTS_BYTES = 512 * 1024  # all the outputs of one submission, UTF-8, exclusive
 _FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-
-Model = TypeVar("Model", bound=BaseModel)
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    def check(self) -> None:
+        """Rules over several fields, checked after validation; raises a 400 `APIError`."""
+
+
+Model = TypeVar("Model", bound=_Body)
 
 
 def _check_metadata(value: dict[str, str]) -> dict[str, str]:
@@ -110,9 +125,12 @@ class NamedToolChoice(_Body):
 ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
 
 
+MessageText = Annotated[str, Field(max_length=MAX_MESSAGE_CHARS)]
+
+
 class TextPart(_Body):
     type: Literal["text"]
-    text: str
+    text: MessageText
 
 
 class ImageURL(_Body):
@@ -151,7 +169,7 @@ class MessageBody(_Body):
     """POST /threads/{thread_id}/messages, and the items of `messages` / `additional_messages`."""
 
     role: Literal["user", "assistant"]
-    content: str | list[ContentPart]
+    content: MessageText | list[ContentPart]
     attachments: list[Attachment] | None = None
     metadata: Metadata | None = None
 
@@ -310,6 +328,15 @@ class SubmitToolOutputsBody(_Body):
     tool_outputs: list[ToolOutput]
     stream: bool | None = None
 
+    def check(self) -> None:
+        size = sum(len(item.output.encode()) for item in self.tool_outputs)
+        if size >= MAX_TOOL_OUTPUTS_BYTES:
+            raise bad_request(
+                "'tool_outputs' too large: the combined tool outputs must be less than 512kb.",
+                param="tool_outputs",
+                code="invalid_value",
+            )
+
 
 def parse_body(model: type[Model], raw: bytes) -> Model:
     """Parse and validate a JSON request body, or raise a 400 `APIError`."""
@@ -323,19 +350,36 @@ def parse_body(model: type[Model], raw: bytes) -> Model:
     if not isinstance(data, dict):
         raise bad_request("The request body must be a JSON object.")
     try:
-        return model.model_validate(data)
+        body = model.model_validate(data)
     except ValidationError as exc:
         raise _to_api_error(exc, data) from exc
+    body.check()
+    return body
 
 
 def _to_api_error(exc: ValidationError, data: dict[str, Any]) -> APIError:
-    error = exc.errors(include_url=False)[0]
-    param = _param_path(error["loc"], data)
+    errors = exc.errors(include_url=False)
+    # Of the first field's errors, the one reaching deepest into the request: a union (a
+    # message's `content`, string or parts) reports every member it tried, and the member
+    # that fits the request's shape says what is really wrong (`content[1].text`).
+    field = [error for error in errors if error["loc"][:1] == errors[0]["loc"][:1]]
+    param, error = max(
+        ((_param_path(error["loc"], data), error) for error in field),
+        key=lambda found: len(found[0]),
+    )
     kind = error["type"]
     if kind == "missing":
         return bad_request(f"Missing required parameter: '{param}'.", param=param)
     if kind == "extra_forbidden":
         return bad_request(f"Unrecognized request argument supplied: {param}", param=param)
+    if kind == "string_too_long":
+        most, got = error.get("ctx", {}).get("max_length"), len(error["input"])
+        return bad_request(
+            f"Invalid '{param}': string too long. Expected a string with maximum length {most},"
+            f" but got a string with length {got} instead.",
+            param=param,
+            code="string_above_max_length",
+        )
     reason = error["msg"].removeprefix("Value error, ")
     return bad_request(f"Invalid value for '{param}': {reason}.", param=param)
 

@@ -18,6 +18,7 @@ import uvicorn
 
 from .app import create_app
 from .faults import FaultConfigError
+from .middleware import MAX_BODY_BYTES, MAX_UPLOAD_BYTES
 from .scenario import ScenarioError
 
 __all__ = ["serve_command"]
@@ -38,7 +39,29 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--expiry", type=float, default=600, help="seconds until a run expires (600)"
     )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=_positive,
+        default=MAX_BODY_BYTES,
+        help=f"largest request body accepted, in bytes ({MAX_BODY_BYTES}: 16 MiB)",
+    )
+    parser.add_argument(
+        "--max-upload-bytes",
+        type=_positive,
+        default=MAX_UPLOAD_BYTES,
+        help=f"largest multipart upload to /files, in bytes ({MAX_UPLOAD_BYTES}: 513 MiB)",
+    )
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of bytes, got {text!r}")
+    return value
 
 
 def serve_command(argv: list[str]) -> int:
@@ -51,6 +74,8 @@ def serve_command(argv: list[str]) -> int:
             run_expiry_seconds=args.expiry,
             faults=args.faults,
             api_key=args.api_key,
+            max_body_bytes=args.max_body_bytes,
+            max_upload_bytes=args.max_upload_bytes,
         )
     except (ScenarioError, FaultConfigError) as exc:
         print(f"runflow serve: {exc}", file=sys.stderr)

@@ -9,6 +9,9 @@ the store beside the file object, so a server restarted on its database still se
 (`expires_after[anchor]`, `expires_after[seconds]` fields) or as one JSON part; it sets the
 file's `expires_at` (files are not deleted when it passes). Lists take up to 10,000 files, all
 by default, as the spec says.
+
+The multipart body is parsed by `forms.read_form` (a body cut short is a 400 and leaves no
+temporary file behind); its size is capped by `middleware.BodyLimit` (`MAX_UPLOAD_BYTES`).
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .engine import RunEngine
 from .errors import APIError, bad_request
+from .forms import FormItem, UploadedFile, read_form
 from .objects import file_object
 from .routing import Handler, delete, page
 
@@ -43,14 +46,7 @@ def _file(engine: RunEngine, file_id: str) -> JSON:
 
 
 async def upload_file(request: Request, engine: RunEngine) -> Response:
-    try:
-        form = await request.form()
-    except Exception as exc:  # not multipart, or a broken body
-        raise bad_request("The request body must be multipart/form-data.") from exc
-    try:
-        return _store_upload(engine, form)
-    finally:
-        await form.close()
+    return _store_upload(engine, await read_form(request))
 
 
 class ExpiresAfter(BaseModel):
@@ -58,7 +54,7 @@ class ExpiresAfter(BaseModel):
     seconds: int = Field(ge=3600, le=2_592_000)
 
 
-def _expires_after(form: Any) -> ExpiresAfter | None:
+def _expires_after(form: dict[str, str | UploadedFile]) -> ExpiresAfter | None:
     """The `expires_after` of an upload, from bracketed fields or a JSON part; 400 if invalid."""
     raw = form.get("expires_after")
     fields: Any = {key[14:-1]: form[key] for key in form if key.startswith("expires_after[")}
@@ -74,12 +70,13 @@ def _expires_after(form: Any) -> ExpiresAfter | None:
         ) from exc
 
 
-def _store_upload(engine: RunEngine, form: Any) -> Response:
-    for name in form:
+def _store_upload(engine: RunEngine, items: list[FormItem]) -> Response:
+    for name, _ in items:
         if name not in ("file", "purpose", "expires_after") and not _EXPIRY.match(name):
             raise bad_request(f"Unrecognized request argument supplied: {name}", param=name)
+    form = dict(items)  # a repeated field: the last one counts
     upload, purpose = form.get("file"), form.get("purpose")
-    if not isinstance(upload, UploadFile):
+    if not isinstance(upload, UploadedFile):
         raise bad_request("Missing required parameter: 'file'.", param="file")
     if not isinstance(purpose, str):
         raise bad_request("Missing required parameter: 'purpose'.", param="purpose")
@@ -87,8 +84,7 @@ def _store_upload(engine: RunEngine, form: Any) -> Response:
         allowed = "[" + ", ".join(f"'{name}'" for name in PURPOSES) + "]"
         raise bad_request(f"'{purpose}' is not one of {allowed} - 'purpose'", param="purpose")
     expires_after = _expires_after(form)
-    upload.file.seek(0)
-    content = upload.file.read()
+    content = upload.content
     now = engine.now()
     created = file_object(upload.filename or "file", len(content), purpose, created_at=now)
     if expires_after is not None:
