@@ -427,6 +427,7 @@ class RunDriver:
                 on_start=self._call_started,
                 on_finish=self._call_finished,
                 trace_call=lambda call: self._observer.tool_call(call, run),
+                keep=lambda record: self._ledger.recorded(run.id, record),
                 run_id=run.id,
                 thread_id=self.thread_id,
             )
@@ -439,7 +440,6 @@ class RunDriver:
             if not ended.is_terminal:
                 raise  # the run could not be cancelled: say why it was to be
             return Finish(ended)
-        await self._ledger.recorded(run.id, records)
         return await self._submit([*journaled.values(), *records], deadline)
 
     async def _submit(

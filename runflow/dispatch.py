@@ -23,7 +23,7 @@ happens to the run.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -101,6 +101,7 @@ class ToolPolicyError(RunflowError):
 
 CallObserver = Callable[[ToolCallRequest], None]
 RecordObserver = Callable[[ToolCallRecord], None]
+RecordKeeper = Callable[[ToolCallRecord], Awaitable[None]]
 
 
 class ToolCallObserver(Protocol):
@@ -142,13 +143,15 @@ async def dispatch_batch(
     on_start: CallObserver | None = None,
     on_finish: RecordObserver | None = None,
     trace_call: CallTracer | None = None,
+    keep: RecordKeeper | None = None,
     run_id: str = "",
     thread_id: str = "",
 ) -> list[ToolCallRecord]:
     """Execute `calls` concurrently; return one record per call, in the order of `calls`.
 
-    `trace_call(call)` is entered around each call, in the task that executes it. `run_id`
-    and `thread_id` reach the handlers that ask for a `ToolContext`.
+    `trace_call(call)` is entered around each call, in the task that executes it. `keep` is
+    awaited with each record as soon as its handler returns (the journal writes it there).
+    `run_id` and `thread_id` reach the handlers that ask for a `ToolContext`.
 
     Raises:
         ToolPolicyError: A handler failed and its tool's policy is `fail` or `cancel`.
@@ -162,6 +165,8 @@ async def dispatch_batch(
         with trace_call(call) if trace_call else nullcontext(_UNTRACED) as traced:
             record = await _execute_one(call, batch)
             traced.finished(record)
+        if keep is not None:
+            await keep(record)
         records[index] = record
         if on_finish is not None:
             on_finish(record)

@@ -7,7 +7,7 @@ Delivery guarantee
 ------------------
 - A tool call whose output is in the journal never runs its handler again: after a restart the
   journaled output is submitted as it is.
-- The journal records an output *after* the handler returns and *before* it is submitted, so a
+- The journal records an output as soon as its handler returns, *before* it is submitted, so a
   crash between a handler's side effect and that write runs the handler again after the
   restart: handlers are executed **at least once**, and exactly once unless the process dies
   inside that window.
@@ -17,9 +17,9 @@ Delivery guarantee
   resumed run looks for that key on the thread before creating anything.
 
 Writes are committed with `synchronous=FULL` in a worker thread, one at a time, so the event
-loop never blocks on the disk. The outputs of a batch of tool calls are journaled together,
-when the batch is complete, so the re-execution window of a call spans from its side effect to
-the end of its batch.
+loop never blocks on the disk. Each output is journaled as soon as its handler returns (before
+the batch is complete), so the re-execution window of a call is its own commit, plus its wait
+behind other runs' commits when many write at once.
 """
 
 from __future__ import annotations
@@ -225,10 +225,9 @@ class RunLedger:
         if self._journal is not None:
             await self._journal.run_created(self.key, run_id=run_id, thread_id=thread_id)
 
-    async def recorded(self, run_id: str, records: Sequence[ToolCallRecord]) -> None:
+    async def recorded(self, run_id: str, record: ToolCallRecord) -> None:
         if self._journal is not None:
-            for record in records:
-                await self._journal.output_recorded(run_id, record)
+            await self._journal.output_recorded(run_id, record)
 
     async def replayed(
         self, run_id: str, call_ids: Sequence[str], now: float
