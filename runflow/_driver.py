@@ -44,6 +44,7 @@ from runflow.errors import (
     RunNeverCreatedError,
     StreamDroppedError,
     StreamError,
+    ThreadBusyError,
     TransientError,
 )
 from runflow.events import (
@@ -127,6 +128,7 @@ class RunDriver:
         self._polls = 0
         self._retries = 0
         self._ledger = RunLedger(settings.journal, uuid.uuid4().hex)
+        self._journaled_run = False
         """The run in the journal, named by the client key the run is tagged with."""
         self._missed_events = settings.mode == "poll"
 
@@ -153,26 +155,30 @@ class RunDriver:
     async def _guarded(self, first: Awaitable[Decision]) -> RunResult:
         try:
             decision = await first
-            await self._ledger.created(self.run_id, self.thread_id)
+            await self._journal_created()
             while not isinstance(decision, Finish):
                 if isinstance(decision, Abort):
                     raise ProtocolError(f"run {self.run_id}: {decision.reason}")
                 assert isinstance(decision, Dispatch)
                 decision = await self._dispatch_and_submit(decision)
             result = await self._result()
-        except BaseException:
+        except BaseException as exc:
             # Whatever stops us (the caller's cancellation, an error), the server run must not
             # be left holding its thread until it expires.
             await self.cancel()
             if self.run is not None and status_of(self.run).is_terminal:
                 await self._ledger.ended(self.run.status)
+            elif self.run is None and isinstance(exc, RequestRejectedError):
+                await self._ledger.ended("never_created")  # refused: nothing to resume
             raise
         await self._ledger.ended(result.run.status)
         return result
 
     async def _reattach(self, entry: JournaledRun) -> Decision:
         if entry.run_id is not None:
-            return await self._poll_for_decision(await self._retrying(self._retrieve_by(entry)))
+            run_id = entry.run_id
+            reply = await self._retrying(lambda: self._retrieve(run_id))
+            return await self._poll_for_decision(reply)
         found = None if entry.thread_id is None else await self._find_run_by_key(entry.key)
         if found is not None:
             return await self._poll_for_decision(found)
@@ -184,17 +190,31 @@ class RunDriver:
         # The create request never reached the service: carry out the intent, with the same key.
         return await self._create(entry.assistant_id, entry.options, None)
 
-    def _retrieve_by(self, entry: JournaledRun) -> Callable[[], Awaitable[RunReply]]:
-        run_id = entry.run_id or ""
-
-        async def retrieve() -> RunReply:
-            return await self._s.backend.retrieve_run(thread_id=self.thread_id, run_id=run_id)
-
-        return retrieve
-
     # -- creation ------------------------------------------------------------------------
 
     async def _create(
+        self, assistant_id: str, options: Mapping[str, Any], thread: Mapping[str, Any] | None
+    ) -> Decision:
+        try:
+            return await self._create_once(assistant_id, options, thread)
+        except ThreadBusyError as busy:
+            # A create re-sent after an ambiguous failure may find its own first attempt.
+            ours = await self._own_run(busy)
+            if ours is None:
+                raise
+            _log.info("run %s, keeping the thread busy, is ours; following it", ours.run.id)
+            return await self._poll_for_decision(ours)
+
+    async def _own_run(self, busy: ThreadBusyError) -> RunReply | None:
+        self.thread_id = self.thread_id or busy.thread_id
+        try:
+            reply = await self._retrying(lambda: self._retrieve(busy.active_run_id))
+        except RequestRejectedError:
+            return None  # gone already
+        metadata = reply.run.metadata or {}
+        return reply if metadata.get(RUN_KEY_METADATA) == self._ledger.key else None
+
+    async def _create_once(
         self, assistant_id: str, options: Mapping[str, Any], thread: Mapping[str, Any] | None
     ) -> Decision:
         key = self._ledger.key
@@ -208,7 +228,8 @@ class RunDriver:
         )
 
         async def find_created(error: TransientError) -> RunReply | None:
-            return None if thread is not None else await self._find_run_by_key(key)
+            # A new thread is known once its `thread.created` event was seen.
+            return await self._find_run_by_key(key) if self.thread_id else None
 
         # A new thread has no id to look for its run under: only retry what surely did nothing.
         retry_if = _surely_not_carried_out if thread is not None else None
@@ -242,7 +263,6 @@ class RunDriver:
         for run in runs:
             if (run.metadata or {}).get(RUN_KEY_METADATA) == key:
                 _log.info("run %s was created despite the failure; following it", run.id)
-                self._server_time = (float(run.created_at), self._s.clock.now())
                 return RunReply(run=run)
         return None
 
@@ -256,10 +276,12 @@ class RunDriver:
         retry_if: Callable[[TransientError], bool] | None = None,
         opening: AbstractContextManager[None] | None = None,
         stop_by: float | None = None,
+        call_ids: Sequence[str] = (),
     ) -> Decision:
         """Open a stream (retrying) and read it to its end; the decision for the latest status.
 
-        `opening` is entered around the request that opens the stream.
+        `opening` is entered around the request that opens the stream; `call_ids` are the
+        calls it submits outputs for, if it does.
         """
         decision: Decision = Wait()
         try:
@@ -280,10 +302,10 @@ class RunDriver:
                     return await self._poll_for_decision(opened.reply)
                 decision = await self._read(opened.events)
         except RequestRejectedError:
-            ended = await self._ended_meanwhile()
-            if ended is None:
+            after = await self._after_rejection(call_ids)
+            if after is None:
                 raise
-            return ended
+            return after
         except StreamDroppedError as dropped:
             if self.run is None:
                 return await self._after_runless_stream(recover, dropped)
@@ -310,6 +332,7 @@ class RunDriver:
         try:
             async for event in events:
                 observed = self._observe_event(event)
+                await self._journal_created()
                 if not isinstance(observed, Wait):
                     decision = observed
         except StreamDroppedError:
@@ -373,12 +396,14 @@ class RunDriver:
         wait = _FIRST_POLL
         while True:
             if reply is not None:
-                previous = None if self.run is None else self.run.status
+                previous = None if self.run is None else status_of(self.run)
                 decision = self._observe_run(reply.run, created=created)
+                await self._journal_created()
                 if not isinstance(decision, Wait):
                     await self._report_steps()
                     return decision
-                wait = _FIRST_POLL if reply.run.status != previous else min(wait * 2, _MAX_POLL)
+                changed = status_of(reply.run) is not previous
+                wait = _FIRST_POLL if changed else min(wait * 2, _MAX_POLL)
                 pause = reply.poll_after if reply.poll_after is not None else wait
                 await self._sleep(pause, until=self._expiry_local_time())
             reply = await self._retrying(self._retrieve)
@@ -395,16 +420,30 @@ class RunDriver:
         for step in steps:
             self._observer.step_changed(step)
 
-    async def _retrieve(self) -> RunReply:
-        return await self._s.backend.retrieve_run(thread_id=self.thread_id, run_id=self.run_id)
+    async def _retrieve(self, run_id: str | None = None) -> RunReply:
+        """The run (or the run `run_id` of this thread) as the service has it now."""
+        run_id = run_id or self.run_id
+        return await self._s.backend.retrieve_run(thread_id=self.thread_id, run_id=run_id)
 
-    async def _ended_meanwhile(self) -> Finish | None:
-        """After a refused request: the run's terminal status if it has ended (a submission
-        that came after `expires_at`, a run cancelled by someone else), else None."""
+    async def _journal_created(self) -> None:
+        """Journal the run's id (and its thread's) as soon as they are known, once."""
+        if self.run is not None and not self._journaled_run:
+            self._journaled_run = True
+            await self._ledger.created(self.run.id, self.thread_id)
+
+    async def _after_rejection(self, call_ids: Sequence[str] = ()) -> Decision | None:
+        """After a refused request, what the run's state says: its end, if it ended (outputs
+        that came after `expires_at`, a run cancelled by someone else); for a submission, the
+        run going on without waiting for these outputs (an earlier attempt had landed).
+        None: the refusal stands."""
         if self.run is None:
             return None  # the run was never created
-        decision = self._observe_run((await self._retrying(self._retrieve)).run)
-        return decision if isinstance(decision, Finish) else None
+        reply = await self._retrying(self._retrieve)
+        if status_of(reply.run).is_terminal:
+            return self._observe_run(reply.run)
+        if call_ids and not still_waiting_for(reply.run, call_ids):
+            return await self._poll_for_decision(reply)
+        return None
 
     # -- tool calls ----------------------------------------------------------------------
 
@@ -472,10 +511,10 @@ class RunDriver:
                 with opening:
                     reply = await self._retrying(submit, recover=landed, stop_by=stop_by)
             except RequestRejectedError:
-                ended = await self._ended_meanwhile()
-                if ended is None:
+                after = await self._after_rejection(call_ids)
+                if after is None:
                     raise
-                return ended
+                return after
             return await self._poll_for_decision(reply)
 
         def open_stream() -> EventStream:
@@ -483,7 +522,9 @@ class RunDriver:
                 thread_id=thread_id, run_id=run_id, tool_outputs=outputs
             )
 
-        return await self._follow(open_stream, recover=landed, opening=opening, stop_by=stop_by)
+        return await self._follow(
+            open_stream, recover=landed, opening=opening, stop_by=stop_by, call_ids=call_ids
+        )
 
     def _call_started(self, call: ToolCallRequest) -> None:
         self._emit(ToolCallStarted(self.run_id, call, self._s.clock.now()))
@@ -504,11 +545,14 @@ class RunDriver:
             return
         with anyio.move_on_after(_CANCEL_WAIT_SECONDS, shield=True):
             try:
-                await self._s.backend.cancel_run(thread_id=self.thread_id, run_id=self.run_id)
+                thread_id, run_id = self.thread_id, self.run_id
+                await self._retrying(
+                    lambda: self._s.backend.cancel_run(thread_id=thread_id, run_id=run_id)
+                )
                 wait = _FIRST_POLL
                 while not status_of(self._current_run()).is_terminal:
                     await self._sleep(wait)
-                    self._observe_run((await self._retrieve()).run)
+                    self._observe_run((await self._retrying(self._retrieve)).run)
                     wait = min(wait * 2, _MAX_POLL)
             except Exception:
                 _log.warning("could not cancel run %s", self.run_id, exc_info=True)
@@ -544,8 +588,10 @@ class RunDriver:
 
     async def _sleep(self, seconds: float, *, until: float | None = None) -> None:
         clock = self._s.clock
-        wake = clock.now() + seconds
-        await clock.sleep_until(wake if until is None else max(clock.now(), min(wake, until)))
+        now = clock.now()
+        wake = now + seconds
+        # Never past `until`; but once `until` has passed, the normal wait (no busy polling).
+        await clock.sleep_until(wake if until is None or until <= now else min(wake, until))
 
     def _current_run(self) -> Run:
         if self.run is None:

@@ -114,11 +114,13 @@ CallTracer = Callable[[ToolCallRequest], AbstractContextManager[ToolCallObserver
 
 
 class _Untraced:
+    """The observer of a call nobody traces."""
+
     def finished(self, record: ToolCallRecord) -> None:
         pass
 
 
-_UNTRACED = _Untraced()
+UNTRACED = _Untraced()
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ async def dispatch_batch(
     async def execute(index: int, call: ToolCallRequest) -> None:
         if on_start is not None:
             on_start(call)
-        with trace_call(call) if trace_call else nullcontext(_UNTRACED) as traced:
+        with trace_call(call) if trace_call else nullcontext(UNTRACED) as traced:
             record = await _execute_one(call, batch)
             traced.finished(record)
         if keep is not None:

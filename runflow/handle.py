@@ -36,13 +36,14 @@ class RunHandle:
         self._done = anyio.Event()
         self._result: RunResult | None = None
         self._error: BaseException | None = None
-        self._scope: CancelScope | None = None
-        self._slot: DriverSlot | None = None
+        self._scope = CancelScope()
+        """Entered by the task that drives the run; cancelling it before then works too."""
+        self._slot = DriverSlot()
 
     @property
     def run_id(self) -> str | None:
         """The run's id, once the service has created it."""
-        driver = None if self._slot is None else self._slot.driver
+        driver = self._slot.driver
         return None if driver is None or driver.run is None else driver.run.id
 
     @property
@@ -65,8 +66,7 @@ class RunHandle:
 
     async def cancel(self) -> RunResult | None:
         """Stop driving the run, cancel it on the service, and wait for it to end there."""
-        if self._scope is not None:
-            self._scope.cancel()
+        self._scope.cancel()
         await self._done.wait()
         return self._result
 
@@ -80,9 +80,6 @@ class RunHandle:
             if self._done.is_set():
                 return
             await self._changed.wait()
-
-    def _attach(self, scope: CancelScope, slot: DriverSlot) -> None:
-        self._scope, self._slot = scope, slot
 
     def _push(self, event: RunEvent) -> None:
         self._events.append(event)

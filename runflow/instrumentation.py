@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from openai.types.beta.threads import Run
 from openai.types.beta.threads.runs import RunStep
 
-from runflow.dispatch import ToolCallObserver, ToolCallRecord
+from runflow.dispatch import UNTRACED, ToolCallObserver
 from runflow.lifecycle import RunStatus, ToolCallRequest
 
 if TYPE_CHECKING:
@@ -92,11 +92,6 @@ class Instrumentation(Protocol):
         ...
 
 
-class _NoToolCallObserver:
-    def finished(self, record: ToolCallRecord) -> None:
-        pass
-
-
 class _NoRunObserver:
     wants_steps = False
 
@@ -113,7 +108,7 @@ class _NoRunObserver:
 
     @contextmanager
     def tool_call(self, call: ToolCallRequest, run: Run) -> Iterator[ToolCallObserver]:
-        yield _NoToolCallObserver()
+        yield UNTRACED
 
     @contextmanager
     def submission(

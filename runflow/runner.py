@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
 
 import anyio
-from anyio import CancelScope, CapacityLimiter
+from anyio import CapacityLimiter
 from anyio.abc import TaskGroup
 from openai import AsyncOpenAI
 
@@ -33,7 +33,13 @@ from runflow.backends import Backend
 from runflow.backends.openai import OpenAIBackend
 from runflow.clock import Clock, SystemClock
 from runflow.deadline import DEFAULT_SAFETY_MARGIN
-from runflow.errors import RunNeverCreatedError, ThreadBusyError, UsageError
+from runflow.errors import (
+    RequestRejectedError,
+    RunflowError,
+    RunNeverCreatedError,
+    ThreadBusyError,
+    UsageError,
+)
 from runflow.events import EventCallback
 from runflow.handle import DriverSlot, RunHandle
 from runflow.instrumentation import Instrumentation, RunInfo, RunObserver
@@ -245,9 +251,14 @@ class Runner:
                 driver = RunDriver(self._settings, observer, on_event, entry.thread_id)
                 try:
                     result = await driver.resume(entry)
-                except RunNeverCreatedError:
-                    _log.warning("cannot resume run %s", entry.key, exc_info=True)
+                except (RunNeverCreatedError, RequestRejectedError):
+                    # Never created, or gone (its thread deleted): nothing left to drive.
+                    _log.warning("cannot resume run %s; closing it", entry.key, exc_info=True)
                     await journal.run_ended(entry.key, "unknown")
+                    return
+                except RunflowError:
+                    # Left unfinished for the next resume(); the other runs go on.
+                    _log.exception("could not resume run %s this time", entry.key)
                     return
                 observer.finished(result)
                 results.append(result)
@@ -277,30 +288,34 @@ class Runner:
     @asynccontextmanager
     async def _driving(self, info: RunInfo) -> AsyncIterator[RunObserver]:
         """A run's share of the limits (a run slot, its thread's lock) and its instrumentation."""
-        async with self._run_limiter, self._thread_lock(info.thread_id):
+        # The thread's lock first: runs waiting for a busy thread do not hold run slots.
+        async with self._thread_lock(info.thread_id), self._run_limiter:
             with self.instrumentation.run(info) as observer:
                 yield observer
 
     async def _execute_in_background(self, request: _RunRequest, handle: RunHandle) -> None:
-        slot = DriverSlot()
+        result: RunResult | None = None
+        error: Exception | None = None
         try:
-            with CancelScope() as scope:
-                handle._attach(scope, slot)
-                handle._finish(await self._execute(request, handle._push, slot), None)
+            with handle._scope:
+                result = await self._execute(request, handle._push, handle._slot)
         except Exception as exc:  # the run's failure is the handle's to report, not the group's
-            handle._finish(None, exc)
+            error = exc
         finally:  # cancelled (by the handle or the runner's own scope): what the run became
-            handle._finish(slot.partial_result(), None)
+            handle._finish(result or handle._slot.partial_result(), error)
 
     async def _end_active_run(self, busy: ThreadBusyError, *, cancel: bool) -> None:
         """Wait for (or cancel, then wait for) the run that keeps the thread busy."""
         backend, thread_id, run_id = self.backend, busy.thread_id, busy.active_run_id
         if cancel:
-            await retrying(
-                lambda: backend.cancel_run(thread_id=thread_id, run_id=run_id),
-                policy=self._settings.retry,
-                clock=self.clock,
-            )
+            # A refusal means it ended on its own just before: the wait below sees that.
+            with suppress(RequestRejectedError):
+                await retrying(
+                    lambda: backend.cancel_run(thread_id=thread_id, run_id=run_id),
+                    policy=self._settings.retry,
+                    clock=self.clock,
+                )
+
         wait = _BUSY_POLL[0]
         while True:
             reply = await retrying(

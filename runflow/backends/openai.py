@@ -176,8 +176,10 @@ def _translated(*, in_stream: bool = False) -> Iterator[None]:
         raise ConnectionLostError(f"no answer from the service: {exc}") from exc
     except APIStatusError as exc:
         raise _status_error(exc) from exc
-    except APIError as exc:  # an `error` event inside a stream, decoded by the SDK
-        raise StreamError(f"the service sent an error event: {exc}") from exc
+    except APIError as exc:  # an `error` event inside a stream, or an answer the SDK refused
+        if in_stream:
+            raise StreamError(f"the service sent an error event: {exc}") from exc
+        raise ProtocolError(f"the service's answer is not usable: {exc}") from exc
     except ValueError as exc:  # event data that is not JSON (or not UTF-8)
         if not in_stream:
             raise

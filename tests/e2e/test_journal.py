@@ -10,7 +10,7 @@ from openai import AsyncOpenAI
 from openai.types.beta import AssistantStreamEvent
 from openai.types.beta.threads import Run
 
-from runflow import Journal, OpenAIBackend, Runner, RunStatus, ToolRegistry
+from runflow import Journal, OpenAIBackend, Runner, RunStatus, ThreadBusyError, ToolRegistry
 from runflow.backends import EventStream, ToolOutput
 
 from .conftest import ServerFactory
@@ -159,3 +159,47 @@ async def test_the_run_found_by_key_is_the_only_run(
 
     runs = await server.client.beta.threads.runs.list(thread_id=thread_id)
     assert [run.id for run in runs.data] == [result.run.id]
+
+
+async def test_a_run_refused_at_creation_leaves_nothing_to_resume(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    server = make_server(SCENARIO)
+    assistant_id, thread_id = await server.assistant_and_thread()
+    other = await server.client.beta.threads.runs.create(
+        thread_id=thread_id, assistant_id=assistant_id
+    )
+    journal = Journal(tmp_path / "journal.db")
+    runner = Runner(server.client, charging_tools([]), journal=journal, thread_policy="raise")
+
+    with pytest.raises(ThreadBusyError):
+        await runner.run(thread_id=thread_id, assistant_id=assistant_id)
+
+    assert other.id  # the run keeping the thread busy
+    assert await journal.unfinished() == []
+    assert await runner.resume() == []  # nothing is created behind the caller's back
+
+
+async def test_one_run_that_cannot_be_resumed_does_not_stop_the_others(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    server = make_server(SCENARIO)
+    assistant_id, thread_id = await server.assistant_and_thread()
+    journal_path = tmp_path / "journal.db"
+    first = Runner(
+        DyingBackend(server.client, "before-submit"),
+        charging_tools([]),
+        journal=Journal(journal_path),
+    )
+    with pytest.raises(Crash):
+        await first.run(thread_id=thread_id, assistant_id=assistant_id)
+    journal = Journal(journal_path)
+    await journal.run_started(
+        "gone", assistant_id=assistant_id, thread_id="thread_deleted", options={}, new_thread=None
+    )
+    await journal.run_created("gone", run_id="run_gone", thread_id="thread_deleted")
+
+    results = await Runner(server.client, charging_tools([]), journal=journal).resume()
+
+    assert [result.status for result in results] == [RunStatus.COMPLETED]
+    assert await journal.unfinished() == []  # the one that is gone is closed out

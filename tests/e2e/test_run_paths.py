@@ -281,3 +281,19 @@ async def test_a_progress_callback_that_raises_does_not_break_the_run(
 
     assert result.status is S.COMPLETED and result.output_text == "got B"
     assert "my dashboard is down" in caplog.text
+
+
+async def test_a_handle_cancelled_before_its_run_starts_never_creates_it(
+    make_server: ServerFactory,
+) -> None:
+    server = make_server(TWO_ROUNDS)
+    assistant_id, thread_id = await server.assistant_and_thread()
+
+    async with Runner(server.client, echo_tools()) as runner:
+        handle = runner.start(thread_id=thread_id, assistant_id=assistant_id)
+        assert await handle.cancel() is None
+
+    with pytest.raises(RunCancelledError, match="before the service created it"):
+        await handle.result()
+    runs = await server.client.beta.threads.runs.list(thread_id=thread_id)
+    assert runs.data == []
