@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, AsyncExitStack, nullcontext
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import anyio
 from anyio import CapacityLimiter
@@ -84,6 +84,9 @@ _FIRST_POLL = 0.05
 _MAX_POLL = 1.0
 
 Mode = Literal["stream", "poll"]
+T = TypeVar("T")
+Recover = Callable[[TransientError], Awaitable[RunReply | None]]
+"""Looks for the effect of a request whose answer was lost: the run it produced, or None."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ class DriverSettings:
 class _Opened:
     """A stream opened, or (after an ambiguous failure) the run its request had produced."""
 
-    events: Any = None
+    events: AsyncIterator[AssistantStreamEvent] | None = None
     reply: RunReply | None = None
 
 
@@ -272,7 +275,7 @@ class RunDriver:
         self,
         open_stream: Callable[[], EventStream],
         *,
-        recover: Callable[[TransientError], Any],
+        recover: Recover,
         retry_if: Callable[[TransientError], bool] | None = None,
         opening: AbstractContextManager[None] | None = None,
         stop_by: float | None = None,
@@ -298,7 +301,8 @@ class RunDriver:
                     opened = await self._retrying(
                         attempt, recover=recovered, retry_if=retry_if, stop_by=stop_by
                     )
-                if opened.reply is not None:
+                if opened.events is None:
+                    assert opened.reply is not None
                     return await self._poll_for_decision(opened.reply)
                 decision = await self._read(opened.events)
         except RequestRejectedError:
@@ -317,9 +321,7 @@ class RunDriver:
             return await self._poll_for_decision(None)
         return decision
 
-    async def _after_runless_stream(
-        self, recover: Callable[[TransientError], Any], error: StreamDroppedError
-    ) -> Decision:
+    async def _after_runless_stream(self, recover: Recover, error: StreamDroppedError) -> Decision:
         """A creation stream that ended before showing its run: the run may exist all the
         same, so look for it; without one, the stream broke the protocol."""
         reply = await self._retrying(lambda: recover(error))
@@ -327,7 +329,7 @@ class RunDriver:
             raise StreamError(f"no run was created: {error}") from error
         return await self._poll_for_decision(reply)
 
-    async def _read(self, events: Any) -> Decision:
+    async def _read(self, events: AsyncIterator[AssistantStreamEvent]) -> Decision:
         decision: Decision = Wait()
         try:
             async for event in events:
@@ -577,13 +579,26 @@ class RunDriver:
 
     # -- helpers -------------------------------------------------------------------------
 
-    async def _retrying(self, operation: Callable[[], Any], **options: Any) -> Any:
+    async def _retrying(
+        self,
+        operation: Callable[[], Awaitable[T]],
+        *,
+        recover: Callable[[TransientError], Awaitable[T | None]] | None = None,
+        retry_if: Callable[[TransientError], bool] | None = None,
+        stop_by: float | None = None,
+    ) -> T:
         def count(error: TransientError, delay: float) -> None:
             self._retries += 1
             _log.info("retrying in %.2fs after %s: %s", delay, type(error).__name__, error)
 
         return await retrying(
-            operation, policy=self._s.retry, clock=self._s.clock, on_retry=count, **options
+            operation,
+            policy=self._s.retry,
+            clock=self._s.clock,
+            stop_by=stop_by,
+            recover=recover,
+            retry_if=retry_if,
+            on_retry=count,
         )
 
     async def _sleep(self, seconds: float, *, until: float | None = None) -> None:
