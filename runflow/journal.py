@@ -16,20 +16,21 @@ Delivery guarantee
 - A run is created at most once: its client key is journaled before the create request, and a
   resumed run looks for that key on the thread before creating anything.
 
-Writes are committed with `synchronous=FULL` in a worker thread, one at a time, so the event
-loop never blocks on the disk. Each output is journaled as soon as its handler returns (before
-the batch is complete), so the re-execution window of a call is its own commit, plus its wait
-behind other runs' commits when many write at once.
+Writes are committed with `synchronous=FULL` in a worker thread, so the event loop never blocks
+on the disk; writes that arrive while a commit is on the disk share the next one (group commit).
+Each output is journaled as soon as its handler returns (before the batch is complete), so the
+re-execution window of a call is one commit, plus at most one commit it waits behind.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import anyio
@@ -87,6 +88,14 @@ class JournaledOutput:
     error: ToolFailure | None
 
 
+@dataclass(eq=False)
+class _Write:
+    sql: str
+    parameters: tuple[Any, ...]
+    done: anyio.Event = field(default_factory=anyio.Event)
+    error: Exception | None = None
+
+
 class Journal:
     """The ledger, in the SQLite file at `path` (created if missing)."""
 
@@ -97,6 +106,8 @@ class Journal:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self._queued: list[_Write] = []
+        self._committing: anyio.Event | None = None
 
     def close(self) -> None:
         self._db.close()
@@ -187,7 +198,38 @@ class Journal:
         ]
 
     async def _write(self, sql: str, parameters: tuple[Any, ...]) -> None:
-        await self._in_thread(lambda: self._db.execute(sql, parameters))
+        """Commit one statement; concurrent writers share commits (group commit): while one
+        commit is on the disk, the statements that arrive meanwhile queue for the next."""
+        write = _Write(sql, parameters)
+        self._queued.append(write)
+        while not write.done.is_set():
+            if self._committing is not None:
+                await self._committing.wait()
+                continue
+            batch, self._queued = self._queued, []
+            self._committing = anyio.Event()
+            try:
+                await self._in_thread(functools.partial(self._commit, batch))
+            except Exception as exc:
+                for queued in batch:
+                    queued.error = exc
+            finally:
+                for queued in batch:
+                    queued.done.set()
+                self._committing.set()
+                self._committing = None
+        if write.error is not None:
+            raise write.error
+
+    def _commit(self, batch: list[_Write]) -> None:
+        self._db.execute("BEGIN")
+        try:
+            for write in batch:
+                self._db.execute(write.sql, write.parameters)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     async def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         return await self._in_thread(lambda: self._db.execute(sql, parameters).fetchall())
