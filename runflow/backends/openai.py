@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import warnings
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -53,7 +54,7 @@ class OpenAIBackend:
     """
 
     def __init__(self, client: AsyncOpenAI) -> None:
-        self._client = client.with_options(max_retries=0)
+        self._client = _without_retries(client)
         self._threads = self._client.beta.threads
         self._runs = self._threads.runs
         self.provider_name = "azure.ai.openai" if isinstance(client, AsyncAzureOpenAI) else "openai"
@@ -136,6 +137,18 @@ class OpenAIBackend:
                 thread_id=thread_id, run_id=run_id, order="asc", limit=100
             )
         return list(page.data)
+
+
+_NO_RETRY_COPIES: weakref.WeakKeyDictionary[AsyncOpenAI, AsyncOpenAI] = weakref.WeakKeyDictionary()
+
+
+def _without_retries(client: AsyncOpenAI) -> AsyncOpenAI:
+    """The client with its own retries off, one copy per client (Runners made per request
+    share it instead of each holding a copy of the client and its resources)."""
+    copy = _NO_RETRY_COPIES.get(client)
+    if copy is None:
+        copy = _NO_RETRY_COPIES[client] = client.with_options(max_retries=0)
+    return copy
 
 
 async def _reply(request: Awaitable[Any]) -> RunReply:
