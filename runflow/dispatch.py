@@ -173,9 +173,12 @@ async def dispatch_batch(
         if on_finish is not None:
             on_finish(record)
 
-    async with anyio.create_task_group() as group:
-        for index, call in enumerate(calls):
-            group.start_soon(execute, index, call)
+    if len(calls) == 1:
+        await execute(0, calls[0])  # nothing to run beside it: no task group to pay for
+    else:
+        async with anyio.create_task_group() as group:
+            for index, call in enumerate(calls):
+                group.start_soon(execute, index, call)
     finished = [record for record in records if record is not None]
     _enforce_policies(finished, registry)
     return finished
