@@ -15,7 +15,7 @@ from runflow import (
 )
 from runflow.testing import FakeClock
 
-from .conftest import ServerFactory
+from .conftest import ServerFactory, hanging_tool
 
 pytestmark = pytest.mark.anyio
 
@@ -194,14 +194,7 @@ async def test_a_handle_streams_events_and_gives_the_result(make_server: ServerF
 async def test_cancelling_a_handle_cancels_the_server_run(make_server: ServerFactory) -> None:
     server = make_server([{"tool_calls": [{"name": "wait", "arguments": {}}]}])
     assistant_id, thread_id = await server.assistant_and_thread()
-    registry = ToolRegistry()
-    started = anyio.Event()
-
-    @registry.tool
-    async def wait() -> str:
-        started.set()
-        await anyio.sleep_forever()
-        return "never"
+    registry, started = hanging_tool("wait")
 
     async with Runner(server.client, registry) as runner:
         handle = runner.start(thread_id=thread_id, assistant_id=assistant_id)
@@ -218,14 +211,7 @@ async def test_cancelling_a_handle_cancels_the_server_run(make_server: ServerFac
 async def test_caller_cancellation_cancels_the_server_run(make_server: ServerFactory) -> None:
     server = make_server([{"tool_calls": [{"name": "wait", "arguments": {}}]}])
     assistant_id, thread_id = await server.assistant_and_thread()
-    registry = ToolRegistry()
-    started = anyio.Event()
-
-    @registry.tool
-    async def wait() -> str:
-        started.set()
-        await anyio.sleep_forever()
-        return "never"
+    registry, started = hanging_tool("wait")
 
     runner = Runner(server.client, registry)
     with anyio.CancelScope() as scope:

@@ -17,7 +17,7 @@ from runflow import (
 from runflow.events import RunEvent
 from runflow.testing import FakeClock
 
-from .conftest import ServerFactory
+from .conftest import ServerFactory, hanging_tool
 
 pytestmark = pytest.mark.anyio
 
@@ -157,14 +157,7 @@ async def test_a_hanging_handler_is_cut_at_the_deadline_and_the_run_completes(
         clock=clock,
     )
     assistant_id, thread_id = await server.assistant_and_thread()
-    registry = ToolRegistry()
-    hang_started = anyio.Event()
-
-    @registry.tool
-    async def hang() -> str:
-        hang_started.set()
-        await anyio.Event().wait()
-        return "never"
+    registry, hang_started = hanging_tool("hang")
 
     submissions: list[OutputsSubmitted] = []
 
