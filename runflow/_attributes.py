@@ -31,7 +31,6 @@ __all__ = [
     "output_content",
     "request_model",
     "run_attributes",
-    "run_error_description",
     "step_attributes",
     "tool_attributes",
 ]
@@ -176,11 +175,3 @@ def output_content(result: RunResult) -> Attributes:
         for message in result.messages
     ]
     return {"gen_ai.output.messages": json.dumps(messages), "output.value": result.output_text}
-
-
-def run_error_description(run: Run) -> str:
-    if run.last_error is not None:
-        return f"run ended {run.status}: {run.last_error.code}: {run.last_error.message}"
-    if run.incomplete_details is not None:
-        return f"run ended {run.status}: {run.incomplete_details.reason}"
-    return f"run ended {run.status}"

@@ -18,7 +18,7 @@ from runflow.errors import (
 )
 from runflow.lifecycle import RunStatus
 
-__all__ = ["RunResult", "status_of"]
+__all__ = ["UNHAPPY_ENDS", "RunResult", "end_detail", "status_of"]
 
 
 @dataclass(frozen=True)
@@ -71,14 +71,22 @@ _ERRORS: Mapping[RunStatus, type[RunError]] = {
 }
 
 
+UNHAPPY_ENDS = frozenset(_ERRORS)
+"""The terminal statuses other than completed."""
+
+
+def end_detail(run: Run) -> str:
+    """Why a run ended as it did (`": code: message"`, `": reason"`), or ""."""
+    if run.last_error is not None:
+        return f": {run.last_error.code}: {run.last_error.message}"
+    if run.incomplete_details is not None:
+        return f": {run.incomplete_details.reason}"
+    return ""
+
+
 def _run_error(run: Run) -> RunError | None:
     status = status_of(run)
-    if status not in _ERRORS:
+    if status not in UNHAPPY_ENDS:
         return None
-    detail = ""
-    if run.last_error is not None:
-        detail = f": {run.last_error.code}: {run.last_error.message}"
-    elif run.incomplete_details is not None:
-        detail = f": {run.incomplete_details.reason}"
-    message = f"run {run.id} ended {status.value}{detail}"
+    message = f"run {run.id} ended {status.value}{end_detail(run)}"
     return _ERRORS[status](message, run_id=run.id, status=status)

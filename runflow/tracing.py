@@ -29,7 +29,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING
 
 import anyio
 from openai.types.beta.threads import Run
@@ -45,7 +44,6 @@ from runflow._attributes import (
     output_content,
     request_model,
     run_attributes,
-    run_error_description,
     step_attributes,
     tool_attributes,
 )
@@ -53,15 +51,12 @@ from runflow._metrics import RunMetrics
 from runflow.dispatch import ToolCallObserver, ToolCallRecord
 from runflow.instrumentation import Instrumentation, RunInfo, RunObserver
 from runflow.lifecycle import RunStatus, ToolCallRequest
-
-if TYPE_CHECKING:
-    from runflow.result import RunResult
+from runflow.result import UNHAPPY_ENDS, RunResult, end_detail
 
 __all__ = ["CAPTURE_CONTENT_ENV", "OpenTelemetryInstrumentation", "default_instrumentation"]
 
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 _CAPTURE_VALUES = {"true", "1", "yes", "on", "span_only", "span_and_event"}
-_UNHAPPY_ENDS = {RunStatus.FAILED, RunStatus.EXPIRED, RunStatus.CANCELLED, RunStatus.INCOMPLETE}
 _STEP_ENDS = {"completed": "completed_at", "failed": "failed_at"}
 _STEP_ENDS |= {"cancelled": "cancelled_at", "expired": "expired_at"}
 _SECOND_NS = 1_000_000_000
@@ -262,9 +257,9 @@ class _RunSpan:
             if error_type != "cancelled":
                 span.record_exception(exc)
             _set_error(span, error_type)
-        elif run is not None and RunStatus(run.status) in _UNHAPPY_ENDS:
+        elif run is not None and RunStatus(run.status) in UNHAPPY_ENDS:
             error_type = run.status
-            _set_error(span, error_type, run_error_description(run))
+            _set_error(span, error_type, f"run ended {run.status}{end_detail(run)}")
         span.end()
         return error_type
 

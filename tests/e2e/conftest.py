@@ -3,12 +3,10 @@
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import anyio
 import httpx2
 import pytest
 from openai import AsyncOpenAI
 
-from runflow import ToolRegistry
 from runflow.testing import FakeClock
 from runflow_server import Scenario, create_app
 
@@ -64,17 +62,3 @@ async def make_server() -> AsyncIterator[ServerFactory]:
     yield make
     for server in servers:
         await server.client.close()
-
-
-def hanging_tool(name: str) -> tuple[ToolRegistry, anyio.Event]:
-    """A registry with one tool that never returns, and the event set once it has started."""
-    registry = ToolRegistry()
-    started = anyio.Event()
-
-    async def hang() -> str:
-        started.set()
-        await anyio.sleep_forever()
-        return "never"
-
-    registry.tool(name=name)(hang)
-    return registry, started

@@ -14,8 +14,9 @@ from runflow import (
     ToolRegistry,
 )
 from runflow.testing import FakeClock
+from tests.tools import hanging_tool
 
-from .conftest import ServerFactory, hanging_tool
+from .conftest import ServerFactory
 
 pytestmark = pytest.mark.anyio
 

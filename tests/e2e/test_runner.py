@@ -16,33 +16,13 @@ from runflow import (
 )
 from runflow.events import RunEvent
 from runflow.testing import FakeClock
+from tests.tools import hanging_tool, weather_tools
 
-from .conftest import ServerFactory, hanging_tool
+from .conftest import ServerFactory
 
 pytestmark = pytest.mark.anyio
 
 S = RunStatus
-
-
-def weather_tools() -> ToolRegistry:
-    registry = ToolRegistry()
-
-    @registry.tool
-    async def get_weather(city: str) -> str:
-        """Weather in a city."""
-        return f"sunny in {city}"
-
-    @registry.tool
-    def get_time(city: str) -> str:
-        """Local time in a city."""
-        return f"noon in {city}"
-
-    @registry.tool
-    async def divide(a: float, b: float) -> float:
-        """Divide a by b."""
-        return a / b
-
-    return registry
 
 
 async def test_parallel_calls_then_one_more_then_an_answer(make_server: ServerFactory) -> None:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,7 @@ from runflow import Runner, RunResult, RunStatus, ToolRegistry
 from runflow.retry import RetryPolicy
 from runflow.testing import FakeClock
 from runflow_server import FaultConfig, FaultRule, Scenario, create_app
+from tests.server.support import serve_in_thread
 
 from .support import (
     CallTagging,
@@ -150,32 +151,9 @@ async def in_process(app: Starlette) -> AsyncIterator[AsyncOpenAI]:
 
 @asynccontextmanager
 async def over_loopback(app: Starlette) -> AsyncIterator[AsyncOpenAI]:
-    with serve_in_thread(app) as url:
+    with serve_in_thread(app, backlog=1024) as url:  # a thousand runs connect at once
         async with AsyncOpenAI(base_url=f"{url}/v1", api_key="test", max_retries=0) as client:
             yield client
-
-
-@contextmanager
-def serve_in_thread(app: Starlette) -> Iterator[str]:
-    """uvicorn in a thread, on a socket bound here (it accepts connections at once), with a
-    backlog for a thousand runs connecting at once (tests/server's helper keeps the default)."""
-    import socket
-    import threading
-
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", backlog=1024))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 async def prepare(client: AsyncOpenAI, runs: int) -> list[Outcome]:

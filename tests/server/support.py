@@ -68,13 +68,19 @@ async def stream_run(client: openai.AsyncOpenAI, assistant_id: str, thread_id: s
 
 
 @contextmanager
-def serve_in_thread(app: Any) -> Iterator[str]:
+def serve_in_thread(app: Any, *, backlog: int | None = None) -> Iterator[str]:
     """Serve `app` with uvicorn in a thread, on a socket bound here to a free 127.0.0.1 port
-    (so it accepts connections before uvicorn even starts); yield its base URL."""
+    (so it accepts connections before uvicorn even starts); yield its base URL. `backlog`:
+    how many connections may wait to be accepted (the defaults when None)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    if backlog is None:
+        sock.listen()
+        config = uvicorn.Config(app, log_level="warning")
+    else:
+        sock.listen(backlog)
+        config = uvicorn.Config(app, log_level="warning", backlog=backlog)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

@@ -9,6 +9,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from runflow import Runner, RunStatus, ToolRegistry
 from runflow.testing import FakeClock
+from tests.tools import hanging_tool, weather_tools
 
 from .conftest import ServerFactory, Telemetry
 
@@ -31,40 +32,6 @@ def one_round(*tools: str) -> list[dict[str, object]]:
     """A scenario: one round of calls (in parallel, without arguments), then the outputs."""
     calls = [{"name": name, "arguments": {}} for name in tools]
     return [{"tool_calls": calls}, {"message": "{outputs}"}]
-
-
-def hanging_tool(name: str) -> tuple[ToolRegistry, anyio.Event]:
-    """A tool that never returns, and the event it sets once it has started."""
-    registry, started = ToolRegistry(), anyio.Event()
-
-    @registry.tool(name=name)
-    async def hang() -> str:
-        started.set()
-        await anyio.Event().wait()
-        return "never"
-
-    return registry, started
-
-
-def weather_tools() -> ToolRegistry:
-    registry = ToolRegistry()
-
-    @registry.tool
-    async def get_weather(city: str) -> str:
-        """Weather in a city."""
-        return f"sunny in {city}"
-
-    @registry.tool
-    def get_time(city: str) -> str:
-        """Local time in a city."""
-        return f"noon in {city}"
-
-    @registry.tool
-    async def divide(a: float, b: float) -> float:
-        """Divide a by b."""
-        return a / b
-
-    return registry
 
 
 def statuses(span: ReadableSpan) -> list[str]:
