@@ -11,7 +11,7 @@ from runflow.testing import FakeClock
 from runflow_server import Scenario, ScenarioError, load_scenario, load_scenarios
 
 from .conftest import Server
-from .support import read_stream
+from .support import read_stream, stream_run
 
 TWO = """
 default: greet
@@ -145,3 +145,19 @@ async def test_assistants_pick_their_scenario_by_metadata(
 
     with pytest.raises(openai.BadRequestError, match="no scenario named 'nope' is loaded"):
         await client.beta.assistants.create(model="gpt-4o", metadata={"scenario": "nope"})
+
+
+@pytest.mark.anyio
+async def test_assert_consumed_names_the_threads_left_short(
+    server: Server, clock: FakeClock
+) -> None:
+    two = Scenario.model_validate({"name": "two", "steps": [{"message": "1"}, {"message": "2"}]})
+    app, client, _ = await server.open(scenario=two, clock=clock)
+    assistant = await client.beta.assistants.create(model="gpt-4o")
+    thread = await client.beta.threads.create()
+    app.state.engine.brains.assert_consumed()  # nothing played yet
+    await stream_run(client, assistant.id, thread.id)
+    with pytest.raises(AssertionError, match=f"'two' has 2 steps, but {thread.id} played 1"):
+        app.state.engine.brains.assert_consumed()
+    await stream_run(client, assistant.id, thread.id)
+    app.state.engine.brains.assert_consumed()

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -74,6 +74,7 @@ def create_app(
     faults: FaultConfig | str | os.PathLike[str] | None = None,
     brain: Brain | DecidingBrain | None = None,
     builtin_tools: Sequence[BuiltinTool] = (),
+    vector_store_exists: Callable[[str], bool] | None = None,
     api_key: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
@@ -94,6 +95,8 @@ def create_app(
             `Brain` or an older `decide()` one).
         builtin_tools: the tools the server runs itself (code interpreter, file search),
             found by their `type` when a brain calls them; none by default.
+        vector_store_exists: tells whether a vector store id exists, for `tool_resources`
+            (an unknown one is a 404); without it, no vector store exists.
         api_key: when set, every request must carry it (`Authorization: Bearer` or `api-key`).
         max_body_bytes: the largest request body accepted (16 MiB); a larger one is a 413.
         max_upload_bytes: the same for a multipart upload to `/files` (513 MiB: a 512 MiB file,
@@ -108,6 +111,7 @@ def create_app(
         BrainChooser.load(scenario, scenarios, override=brain),
         run_expiry_seconds=run_expiry_seconds,
         builtin_tools=builtin_tools,
+        vector_store_exists=vector_store_exists or _no_vector_stores,
     )
 
     @asynccontextmanager
@@ -140,6 +144,10 @@ def create_app(
     app.state.faults = load_faults(faults)
     app.state.fault_counts = Counter()
     return app
+
+
+def _no_vector_stores(store_id: str) -> bool:
+    return False
 
 
 class _RunServer(Starlette):

@@ -35,10 +35,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any
 
-from .bodies import MessageBody, RunBody, RunOptions, SubmitToolOutputsBody
+from .bodies import MessageBody, MetadataBody, RunBody, RunOptions, SubmitToolOutputsBody
 from .brains import (
     BuiltinContext,
     BuiltinTool,
@@ -48,6 +48,7 @@ from .brains import (
     Turn,
     streaming,
 )
+from .catalog import Catalog
 from .clock import Clock
 from .errors import bad_request, not_found
 from .events import EventBus, Subscription
@@ -84,8 +85,10 @@ class RunEngine:
         *,
         run_expiry_seconds: float,
         builtin_tools: Sequence[BuiltinTool] = (),
+        vector_store_exists: Callable[[str], bool] = lambda store_id: False,
     ) -> None:
         self.store = store
+        self.catalog = Catalog(store, self, vector_store_exists)
         self.files = StoredFiles(store, clock)
         self.builtin_tools = {tool.type: tool for tool in builtin_tools}
         self.clock = clock
@@ -153,17 +156,10 @@ class RunEngine:
             raise bad_request(
                 f"Can't add messages to {thread_id} while a run {active['id']} is active."
             )
-        self.check_attachments([body])
+        self.catalog.check_attachments([body])
         message = user_message_object(thread_id, body, created_at=self.now())
         self.store.insert("messages", message, parent=thread_id)
         return message
-
-    def check_attachments(self, messages: Iterable[MessageBody]) -> None:
-        """404 for an attachment naming a file that was never uploaded (or was deleted)."""
-        for message in messages:
-            for attachment in message.attachments or []:
-                if self.store.get("files", attachment.file_id) is None:
-                    raise not_found("file", attachment.file_id)
 
     def create_run(
         self,
@@ -189,7 +185,7 @@ class RunEngine:
             expires_at=int(now + self.run_expiry_seconds),
         )
         extra = body.additional_messages if isinstance(body, RunBody) else None
-        self.check_attachments(extra or [])
+        self.catalog.check_attachments(extra or [])
         with self.store.transaction():
             for message in extra or []:
                 self.store.insert(
@@ -236,6 +232,14 @@ class RunEngine:
         self.bus.publish(run_id, "thread.run.queued", run)
         self._start_driver(run_id)
         return run, subscription
+
+    def update_run(self, thread_id: str, run_id: str, body: MetadataBody) -> JSON:
+        """Set the run's metadata (nothing else), on the run as it is now."""
+        run = self.run(thread_id, run_id)
+        if body.metadata is not None:
+            run["metadata"] = body.metadata
+            self.store.save("runs", run)
+        return run
 
     def cancel_run(self, thread_id: str, run_id: str) -> JSON:
         """Move the run to cancelling now, and to cancelled in the background."""

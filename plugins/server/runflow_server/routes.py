@@ -31,13 +31,6 @@ from .engine import RunEngine
 from .errors import bad_request
 from .events import Event, Subscription
 from .files import file_routes
-from .objects import (
-    assistant_object,
-    assistant_update,
-    thread_object,
-    tool_resources_object,
-    user_message_object,
-)
 from .routing import Handler, delete, endpoint, page
 from .sse import event_stream
 
@@ -76,10 +69,7 @@ def _run_response(
 
 async def create_assistant(request: Request, engine: RunEngine) -> Response:
     body = parse_body(AssistantBody, await request.body())
-    engine.brains.check_metadata(body.metadata)
-    assistant = assistant_object(body, created_at=engine.now())
-    engine.store.insert("assistants", assistant)
-    return JSONResponse(assistant)
+    return JSONResponse(engine.catalog.create_assistant(body))
 
 
 async def list_assistants(request: Request, engine: RunEngine) -> Response:
@@ -91,35 +81,17 @@ async def retrieve_assistant(request: Request, engine: RunEngine) -> Response:
 
 
 async def update_assistant(request: Request, engine: RunEngine) -> Response:
-    assistant = engine.assistant(request.path_params["assistant_id"])
     body = parse_body(AssistantUpdateBody, await request.body())
-    engine.brains.check_metadata(body.metadata)
-    updated = assistant_update(assistant, body)
-    engine.store.save("assistants", updated)
-    return JSONResponse(updated)
+    assistant_id = request.path_params["assistant_id"]
+    return JSONResponse(engine.catalog.update_assistant(assistant_id, body))
 
 
 async def delete_assistant(request: Request, engine: RunEngine) -> Response:
     return delete(engine, "assistants", engine.assistant(request.path_params["assistant_id"]))
 
 
-def _new_thread(engine: RunEngine, body: ThreadBody) -> JSON:
-    now = engine.now()
-    engine.check_attachments(body.messages or [])
-    thread = thread_object(body, created_at=now)
-    with engine.store.transaction():
-        engine.store.insert("threads", thread)
-        for message in body.messages or []:
-            engine.store.insert(
-                "messages",
-                user_message_object(thread["id"], message, created_at=now),
-                parent=thread["id"],
-            )
-    return thread
-
-
 async def create_thread(request: Request, engine: RunEngine) -> Response:
-    return JSONResponse(_new_thread(engine, parse_body(ThreadBody, await request.body())))
+    return JSONResponse(engine.catalog.create_thread(parse_body(ThreadBody, await request.body())))
 
 
 async def retrieve_thread(request: Request, engine: RunEngine) -> Response:
@@ -127,14 +99,8 @@ async def retrieve_thread(request: Request, engine: RunEngine) -> Response:
 
 
 async def update_thread(request: Request, engine: RunEngine) -> Response:
-    thread = engine.thread(request.path_params["thread_id"])
     body = parse_body(ThreadUpdateBody, await request.body())
-    if body.tool_resources is not None:
-        thread["tool_resources"] = tool_resources_object(body.tool_resources)
-    if body.metadata is not None:
-        thread["metadata"] = body.metadata
-    engine.store.save("threads", thread)
-    return JSONResponse(thread)
+    return JSONResponse(engine.catalog.update_thread(request.path_params["thread_id"], body))
 
 
 async def delete_thread(request: Request, engine: RunEngine) -> Response:
@@ -153,8 +119,8 @@ async def list_messages(request: Request, engine: RunEngine) -> Response:
 
 
 def _message(request: Request, engine: RunEngine) -> JSON:
-    thread_id = engine.thread(request.path_params["thread_id"])["id"]
-    return engine.get("messages", request.path_params["message_id"], parent=thread_id)
+    params = request.path_params
+    return engine.catalog.message(params["thread_id"], params["message_id"])
 
 
 async def retrieve_message(request: Request, engine: RunEngine) -> Response:
@@ -162,12 +128,11 @@ async def retrieve_message(request: Request, engine: RunEngine) -> Response:
 
 
 async def update_message(request: Request, engine: RunEngine) -> Response:
-    message = _message(request, engine)
     body = parse_body(MetadataBody, await request.body())
-    if body.metadata is not None:
-        message["metadata"] = body.metadata
-        engine.store.save("messages", message)
-    return JSONResponse(message)
+    params = request.path_params
+    return JSONResponse(
+        engine.catalog.update_message(params["thread_id"], params["message_id"], body)
+    )
 
 
 async def delete_message(request: Request, engine: RunEngine) -> Response:
@@ -189,7 +154,7 @@ async def create_thread_and_run(request: Request, engine: RunEngine) -> Response
     thread_body = body.thread or ThreadBody()
     if body.tool_resources is not None:
         thread_body = thread_body.model_copy(update={"tool_resources": body.tool_resources})
-    thread = _new_thread(engine, thread_body)
+    thread = engine.catalog.create_thread(thread_body)
     run, subscription = engine.create_run(thread["id"], body, subscribe=bool(body.stream))
     return _run_response(run, subscription, (Event.of("thread.created", thread),))
 
@@ -206,13 +171,9 @@ async def retrieve_run(request: Request, engine: RunEngine) -> Response:
 
 
 async def update_run(request: Request, engine: RunEngine) -> Response:
-    params = request.path_params
-    run = engine.run(params["thread_id"], params["run_id"])
     body = parse_body(MetadataBody, await request.body())
-    if body.metadata is not None:
-        run["metadata"] = body.metadata
-        engine.store.save("runs", run)
-    return _run_response(run, None)
+    params = request.path_params
+    return _run_response(engine.update_run(params["thread_id"], params["run_id"], body), None)
 
 
 async def submit_tool_outputs(request: Request, engine: RunEngine) -> Response:

@@ -266,10 +266,20 @@ class ScriptedBrain:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self._key = f"scenario:{scenario.name}"
+        self._reached: dict[str, int] = {}  # thread id -> steps played there (by this brain)
+
+    def assert_consumed(self) -> None:
+        """Raise AssertionError if a thread that played this scenario left steps unplayed."""
+        total = len(self.scenario.steps)
+        short = {thread: done for thread, done in self._reached.items() if done < total}
+        if short:
+            where = ", ".join(f"{thread} played {done}" for thread, done in sorted(short.items()))
+            raise AssertionError(f"Scenario {self.scenario.name!r} has {total} steps, but {where}.")
 
     async def decide(self, turn: Turn) -> Decision:
         index: int = turn.memory.get(self._key, 0)
         steps = self.scenario.steps
+        self._reached[turn.run["thread_id"]] = min(index + 1, len(steps))
         if index >= len(steps):
             return Fail(
                 "server_error",
@@ -327,9 +337,10 @@ class BrainChooser:
         self._brains: dict[str, ScriptedBrain] = {
             name: ScriptedBrain(scenario) for name, scenario in (scenarios or {}).items()
         }
-        self._default: Brain | DecidingBrain = (
-            DefaultBrain() if default is None else ScriptedBrain(default)
-        )
+        self._default: Brain | DecidingBrain = DefaultBrain()
+        if default is not None:
+            same = self._brains.get(default.name)
+            self._default = same if same and same.scenario == default else ScriptedBrain(default)
 
     @classmethod
     def load(
@@ -360,6 +371,13 @@ class BrainChooser:
                 f" (loaded: {known}).",
                 param="metadata.scenario",
             )
+
+    def assert_consumed(self) -> None:
+        """Raise AssertionError if a scripted brain left steps unplayed on a thread it played
+        (see `ScriptedBrain.assert_consumed`); for tests, after their runs have settled."""
+        scripted = [self._override, self._default, *self._brains.values()]
+        for brain in dict.fromkeys(b for b in scripted if isinstance(b, ScriptedBrain)):
+            brain.assert_consumed()
 
     def brain_for(self, assistant: Mapping[str, Any]) -> Brain | DecidingBrain:
         if self._override is not None:

@@ -1,0 +1,123 @@
+"""Assistants, threads and messages: every change to them, each one synchronous call.
+
+Routes parse the whole request first, then call one of these. Each reads the record, checks,
+and writes only the fields the request sets, with no `await` in between, so a concurrent request
+(or the run engine) can never have its change overwritten by a stale copy, and an object deleted
+meanwhile is a 404, not a resurrection.
+
+`check_tool_resources` refuses `tool_resources` naming a file or a vector store that does not
+exist, with a 404 as for message attachments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from .bodies import (
+    AssistantBody,
+    MessageBody,
+    MetadataBody,
+    ThreadBody,
+    ThreadUpdateBody,
+    ToolResources,
+)
+from .errors import not_found
+from .objects import (
+    assistant_object,
+    assistant_update,
+    thread_object,
+    tool_resources_object,
+    user_message_object,
+)
+from .store import Store
+
+if TYPE_CHECKING:
+    from .engine import RunEngine
+
+__all__ = ["Catalog"]
+
+JSON = dict[str, Any]
+
+
+class Catalog:
+    """The non-run records; `engine` supplies lookups (with the API's 400/404s) and the time."""
+
+    def __init__(
+        self,
+        store: Store,
+        engine: RunEngine,
+        vector_store_exists: Callable[[str], bool],
+    ) -> None:
+        self._store = store
+        self._engine = engine
+        self._vector_store_exists = vector_store_exists
+
+    def check_tool_resources(self, resources: ToolResources | None) -> None:
+        """404 for a file or vector store id in `tool_resources` that does not exist."""
+        if resources is None:
+            return
+        if resources.code_interpreter is not None:
+            for file_id in resources.code_interpreter.file_ids:
+                if self._store.get("files", file_id) is None:
+                    raise not_found("file", file_id)
+        if resources.file_search is not None:
+            for store_id in resources.file_search.vector_store_ids or []:
+                if not self._vector_store_exists(store_id):
+                    raise not_found("vector store", store_id)
+
+    def check_attachments(self, messages: Iterable[MessageBody]) -> None:
+        """404 for an attachment naming a file that was never uploaded (or was deleted)."""
+        for message in messages:
+            for attachment in message.attachments or []:
+                if self._store.get("files", attachment.file_id) is None:
+                    raise not_found("file", attachment.file_id)
+
+    def create_assistant(self, body: AssistantBody) -> JSON:
+        self._engine.brains.check_metadata(body.metadata)
+        self.check_tool_resources(body.tool_resources)
+        assistant = assistant_object(body, created_at=self._engine.now())
+        self._store.insert("assistants", assistant)
+        return assistant
+
+    def update_assistant(self, assistant_id: str, body: AssistantBody) -> JSON:
+        self._engine.brains.check_metadata(body.metadata)
+        self.check_tool_resources(body.tool_resources)
+        updated = assistant_update(self._engine.assistant(assistant_id), body)
+        self._store.save("assistants", updated)
+        return updated
+
+    def create_thread(self, body: ThreadBody) -> JSON:
+        """A thread with its initial messages, in one transaction."""
+        now = self._engine.now()
+        self.check_attachments(body.messages or [])
+        self.check_tool_resources(body.tool_resources)
+        thread = thread_object(body, created_at=now)
+        with self._store.transaction():
+            self._store.insert("threads", thread)
+            for message in body.messages or []:
+                created = user_message_object(thread["id"], message, created_at=now)
+                self._store.insert("messages", created, parent=thread["id"])
+        return thread
+
+    def update_thread(self, thread_id: str, body: ThreadUpdateBody) -> JSON:
+        self.check_tool_resources(body.tool_resources)
+        thread = self._engine.thread(thread_id)
+        if body.tool_resources is not None:
+            thread["tool_resources"] = tool_resources_object(body.tool_resources)
+        if body.metadata is not None:
+            thread["metadata"] = body.metadata
+        self._store.save("threads", thread)
+        return thread
+
+    def message(self, thread_id: str, message_id: str) -> JSON:
+        thread = self._engine.thread(thread_id)
+        found: JSON = self._engine.get("messages", message_id, parent=thread["id"])
+        return found
+
+    def update_message(self, thread_id: str, message_id: str, body: MetadataBody) -> JSON:
+        message = self.message(thread_id, message_id)
+        if body.metadata is not None:
+            message["metadata"] = body.metadata
+            self._store.save("messages", message)
+        return message
