@@ -33,7 +33,7 @@ from .support import collapse
 
 ROOT = Path("/work/shared/fixtures/openai-recordings")
 _ID = re.compile(r"^(asst|thread|run|msg|step|call|file|vs)[_-][A-Za-z0-9]+$")
-_FILE_ID = re.compile(r"file-[A-Za-z0-9]{22}")
+_FILE_ID = re.compile(r"file-[A-Za-z0-9]{22}(?![A-Za-z0-9])")  # the hosted ids, not ours
 
 # Differences in every file, from plugins/server/README.md "Known differences".
 KNOWN = {

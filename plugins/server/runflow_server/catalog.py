@@ -6,7 +6,9 @@ and writes only the fields the request sets, with no `await` in between, so a co
 meanwhile is a 404, not a resurrection.
 
 `check_tool_resources` refuses `tool_resources` naming a file or a vector store that does not
-exist, with a 404 as for message attachments.
+exist, with a 404 as for message attachments. A vector store exists when the app's
+`vector_store_exists` says so, or when the server made it up for a `vector_stores` helper of
+an assistant or thread that still names it.
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ class Catalog:
                     raise not_found("file", file_id)
         if resources.file_search is not None:
             for store_id in resources.file_search.vector_store_ids or []:
-                if not self._vector_store_exists(store_id):
+                known = self._vector_store_exists(store_id)
+                if not known and not self._store.names_vector_store(store_id):
                     raise not_found("vector store", store_id)
 
     def check_attachments(self, messages: Iterable[MessageBody]) -> None:

@@ -171,6 +171,17 @@ class Store:
         )
         return self._all(sql, wanted)
 
+    def names_vector_store(self, store_id: str) -> bool:
+        """Does an assistant or a thread name this vector store in its `tool_resources`?"""
+        path = "$.tool_resources.file_search.vector_store_ids"
+        for kind in ("assistants", "threads"):
+            sql = (
+                f"SELECT 1 FROM {kind}, json_each({kind}.data, ?) WHERE json_each.value = ? LIMIT 1"
+            )
+            if self._one(sql, (path, store_id)) is not None:
+                return True
+        return False
+
     def page(
         self,
         kind: Kind,
