@@ -47,7 +47,7 @@ from starlette.types import ASGIApp
 from .brains import Brain, BuiltinTool, DecidingBrain
 from .clock import Clock, SystemClock
 from .engine import RunEngine
-from .errors import error_body
+from .errors import error_body, exception_handlers
 from .faults import FaultConfig, FaultInjector, load_faults
 from .middleware import (
     MAX_BODY_BYTES,
@@ -138,7 +138,7 @@ def create_app(
         ],
         middleware=middleware,
         lifespan=lifespan,
-        exception_handlers={HTTPException: _http_error},
+        exception_handlers={**exception_handlers(), HTTPException: _http_error},
     )
     app.state.engine = engine
     app.state.faults = load_faults(faults)

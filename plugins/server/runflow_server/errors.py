@@ -1,18 +1,52 @@
-"""API errors, in the hosted API's shape: `{"error": {"message", "type", "param", "code"}}`.
+"""The server's errors, and their mapping to the API's error shape.
 
-Everything a route rejects raises `APIError`; the app turns it into a JSON response with its
-status. The message texts of the hosted API are kept where they are known (not found, thread
-lock, tool outputs), because clients match on them.
+```
+ServerError                      every error the server raises on purpose
+├── APIError                     the client's request is refused: {"error": {message, type, param,
+│   │                            code}} with `status` (raised at the boundary: bodies, routes,
+│   │                            engine checks)
+│   ├── 400  bad_request()       invalid body, wrong id prefix, thread lock, tool outputs...
+│   ├── 401  (middleware)        missing or wrong API key
+│   ├── 404  not_found()         "No run found with id 'run_X'."; unknown files, vector stores
+│   └── 413  BodyTooLarge        a body over its cap (middleware.py)
+├── IllegalTransition            the server tried a run transition the lifecycle has not:
+│                                a bug; answered 500 server_error (lifecycle.py)
+└── ScenarioError                a scenario file that cannot be used (scenario.py; at start-up,
+                                 never per request; fault files raise FaultFileError in faults.py)
+```
+
+`exception_handlers()` gives the Starlette app its handlers: an `APIError` becomes its JSON
+response; anything else a route lets escape becomes a 500 `server_error`, logged. The message
+texts of the hosted API are kept where they are known (not found, thread lock, tool outputs),
+because clients match on them.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-__all__ = ["APIError", "bad_request", "error_body", "not_found"]
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+__all__ = [
+    "APIError",
+    "ServerError",
+    "bad_request",
+    "error_body",
+    "exception_handlers",
+    "not_found",
+]
+
+log = logging.getLogger(__name__)
 
 
-class APIError(Exception):
+class ServerError(Exception):
+    """The root of the server's own errors (see the tree above)."""
+
+
+class APIError(ServerError):
     """An error the API reports to the client."""
 
     def __init__(
@@ -54,3 +88,19 @@ def not_found(kind: str, object_id: str) -> APIError:
 def bad_request(message: str, *, param: str | None = None, code: str | None = None) -> APIError:
     """400 invalid_request_error."""
     return APIError(400, message, param=param, code=code)
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, APIError)
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    body = error_body("The server had an error processing your request.", type="server_error")
+    return JSONResponse(body, status_code=500)
+
+
+def exception_handlers() -> Mapping[Any, Callable[[Request, Exception], Awaitable[Response]]]:
+    """The app's handlers: `APIError` -> its response; any other exception -> a 500."""
+    return {APIError: _api_error, Exception: _unexpected}

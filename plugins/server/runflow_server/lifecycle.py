@@ -21,6 +21,8 @@ import logging
 from enum import StrEnum
 from typing import Any
 
+from .errors import ServerError
+
 __all__ = [
     "ACTIVE",
     "EXPIRABLE",
@@ -81,7 +83,7 @@ _NEXT: dict[RunStatus, frozenset[RunStatus]] = {
 }
 
 
-class IllegalTransition(RuntimeError):
+class IllegalTransition(ServerError, RuntimeError):
     """The server tried to move a run along an edge the lifecycle does not have."""
 
 

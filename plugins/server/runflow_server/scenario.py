@@ -72,7 +72,7 @@ from .brains import (
     ToolCall,
     Turn,
 )
-from .errors import bad_request
+from .errors import ServerError, bad_request
 
 __all__ = [
     "BrainChooser",
@@ -85,7 +85,7 @@ __all__ = [
 ]
 
 
-class ScenarioError(ValueError):
+class ScenarioError(ServerError, ValueError):
     """A scenario file that cannot be used; the message names the file and the problem."""
 
 
