@@ -5,11 +5,12 @@ Two halves:
 - **State changes** (`create_run`, `submit_tool_outputs`, `cancel_run`, `expire_if_due`...) are
   synchronous: each checks and writes in one go, with no `await` in between, so concurrent
   requests on the event loop cannot interleave inside one. Each publishes its events.
-- **The driver** (`_drive`) is an asyncio task per run turn, started by the change that queues
-  the run. It moves the run to in_progress, asks the run's brain what to do, and applies the
-  decision (`turns.py`). It belongs to the engine, not to the HTTP request: a client that drops
-  its stream does not stop the run. Tasks start lazily (the in-process ASGI transport runs no
-  lifespan) and `aclose()` cancels them on shutdown.
+- **The driver** (`_drive`) is a task per run turn (anyio, under a cancel scope of its own;
+  `tasks.TaskHost` holds them in one task group), started by the change that queues the run.
+  It moves the run to in_progress, plays the brain's turns (`turns.py`) and commits each in
+  one transaction (`turn_end.py`). It belongs to the engine, not to the HTTP request: a client
+  that drops its stream does not stop the run. Tasks start lazily (the in-process ASGI
+  transport runs no lifespan) and `aclose()` cancels them on shutdown.
 
 Expiry: a run's `expires_at` is `created_at + run_expiry_seconds`. Every active run (queued,
 in_progress, requires_action) expires once that time passes, whether anyone looks at it or not:
@@ -32,11 +33,14 @@ Cancelling runs are not expired: they end as cancelled.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
+
+import anyio
+import anyio.lowlevel
 
 from .bodies import MessageBody, MetadataBody, RunBody, RunOptions, SubmitToolOutputsBody
 from .brains import (
@@ -57,6 +61,7 @@ from .lifecycle import ACTIVE, EXPIRABLE, RunStatus, StepStatus, advance
 from .objects import run_object, user_message_object
 from .scenario import BrainChooser
 from .store import Kind, Store
+from .tasks import TaskHost
 from .turn_end import TurnWriter, builtin_state
 from .turns import Played, Resources, TurnPlayer, fit_prompt
 
@@ -96,11 +101,12 @@ class RunEngine:
         self.bus = EventBus()
         self.run_expiry_seconds = run_expiry_seconds
         self._writer = TurnWriter(store, self.bus)
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._drivers: dict[str, asyncio.Task[None]] = {}
+        self._tasks = TaskHost()
+        self._drivers: dict[str, anyio.CancelScope] = {}
         self._deciding: set[str] = set()  # runs whose driver waits for the brain's decision
-        self._watchdog: asyncio.Task[None] | None = None
-        self._deadlines_changed = asyncio.Event()
+        self._watchdog = False  # running?
+        self._poke: anyio.Event | None = None  # wakes the watchdog: deadlines changed
+        self._woke = False  # the watchdog's sleep ended
         self._started = False
         self._closing = False
 
@@ -252,7 +258,7 @@ class RunEngine:
         driver = self._drivers.pop(run_id, None)
         if driver is not None:
             driver.cancel()
-        self._spawn(self._finish_cancel(run_id))
+        self._tasks.spawn(partial(self._finish_cancel, run_id))
         return run
 
     def expire_if_due(self, run: JSON) -> JSON:
@@ -269,7 +275,7 @@ class RunEngine:
             self.store.save("runs", run)
         self.bus.publish(run["id"], "thread.run.expired", run)
         driver = self._drivers.pop(run["id"], None)
-        if driver is not None and driver is not asyncio.current_task():
+        if driver is not None:  # (its own driver too: it stops at its next await)
             driver.cancel()
         return run
 
@@ -287,7 +293,7 @@ class RunEngine:
         for run in self.store.with_status("runs", ACTIVE):
             run = self.expire_if_due(run)
             if run["status"] == RunStatus.CANCELLING:
-                self._spawn(self._finish_cancel(run["id"]))
+                self._tasks.spawn(partial(self._finish_cancel, run["id"]))
             elif run["status"] in (RunStatus.QUEUED, RunStatus.IN_PROGRESS):
                 if run["status"] == RunStatus.IN_PROGRESS:
                     advance(run, RunStatus.QUEUED)
@@ -295,28 +301,21 @@ class RunEngine:
                 log.info("run %s resumed after a restart", run["id"])
                 self._start_driver(run["id"])
             else:
-                self._ensure_watchdog()
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+                self._deadlines_changed()
 
     def _start_driver(self, run_id: str) -> None:
-        self._drivers[run_id] = self._spawn(self._drive(run_id))
+        scope = self._drivers[run_id] = anyio.CancelScope()
+        self._tasks.spawn(partial(self._drive, run_id, scope), scope)
 
-    async def _drive(self, run_id: str) -> None:
+    async def _drive(self, run_id: str, scope: anyio.CancelScope) -> None:
         """One turn of a run: queued -> in_progress -> the brain's decisions -> an end or a wait."""
         try:
             await self._drive_turn(run_id)
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:  # a bug in a brain or here: fail the run, never leave it hanging
             log.exception("run %s: the driver failed", run_id)
             self._fail_unexpectedly(run_id, exc)
         finally:
-            if self._drivers.get(run_id) is asyncio.current_task():
+            if self._drivers.get(run_id) is scope:
                 del self._drivers[run_id]
 
     async def _drive_turn(self, run_id: str) -> None:
@@ -343,8 +342,7 @@ class RunEngine:
                     return
             elif not isinstance(played.terminal, CallBuiltins):
                 if run["status"] == RunStatus.REQUIRES_ACTION:
-                    self._deadlines_changed.set()
-                    self._ensure_watchdog()
+                    self._deadlines_changed()
                 return
 
     async def _play(self, run: JSON, turn: Turn) -> Played:
@@ -356,7 +354,7 @@ class RunEngine:
         """
         run_id = run["id"]
         self._deciding.add(run_id)
-        asyncio.get_running_loop().call_soon(self._watch_if_deciding, run_id)
+        self._tasks.spawn(partial(self._watch_if_deciding, run_id), count=False)
         try:
             brain = streaming(self.brains.brain_for(turn.assistant))
             player = TurnPlayer(self.bus, run, turn, self.now)
@@ -381,10 +379,9 @@ class RunEngine:
         images = tuple(state.get("images", []))
         return Resources(self.builtin_tools, context, sandbox_files, citations, images)
 
-    def _watch_if_deciding(self, run_id: str) -> None:
+    async def _watch_if_deciding(self, run_id: str) -> None:
         if run_id in self._deciding:
-            self._deadlines_changed.set()
-            self._ensure_watchdog()
+            self._deadlines_changed()
 
     async def _wait_out(self, run: JSON, seconds: float) -> JSON | None:
         """Sleep `seconds` on the clock, but no later than the run's `expires_at`: the run as
@@ -426,7 +423,7 @@ class RunEngine:
         self._writer.fail(run, "server_error", message, now=self.now())
 
     async def _finish_cancel(self, run_id: str) -> None:
-        await asyncio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         run = self.store.get("runs", run_id)
         if run is None or run["status"] != RunStatus.CANCELLING:
             return
@@ -438,11 +435,13 @@ class RunEngine:
             self.store.save("runs", run)
         self.bus.publish(run_id, "thread.run.cancelled", run)
 
-    def _ensure_watchdog(self) -> None:
-        if self._closing:  # a late check of a brain's call must not outlive the shutdown
-            return
-        if self._watchdog is None or self._watchdog.done():
-            self._watchdog = self._spawn(self._watch_expiry())
+    def _deadlines_changed(self) -> None:
+        """Wake the watchdog (start it if need be): a run's expiry must be watched anew."""
+        if self._poke is not None:
+            self._poke.set()
+        if not self._watchdog and not self._closing:
+            self._watchdog = True
+            self._tasks.spawn(self._watch_expiry, count=False)
 
     def _watched(self, run: JSON) -> bool:
         """Is the run the watchdog's to expire? Yes unless a driver of this engine is moving it
@@ -456,36 +455,46 @@ class RunEngine:
     async def _watch_expiry(self) -> None:
         """Expire the watched runs, sleeping on the clock until the earliest `expires_at`.
 
-        The sleep is kept while that deadline stays the earliest, so the clock sees one
-        steady sleeper rather than one that comes and goes with every change.
+        The sleep (a task of its own) is kept while that deadline stays the earliest, so the
+        clock sees one steady sleeper rather than one that comes and goes with every change.
         """
-        sleep: asyncio.Future[None] | None = None
+        sleeper: anyio.CancelScope | None = None
         target: float | None = None
         try:
             while True:
-                self._deadlines_changed.clear()
-                watched = [
-                    self.expire_if_due(run)
-                    for run in self.store.with_status("runs", EXPIRABLE)
-                    if self._watched(run)
-                ]
-                deadlines = [
-                    run["expires_at"]
-                    for run in watched
-                    if run["status"] in EXPIRABLE and run["expires_at"] is not None
-                ]
-                nearest = min(deadlines, default=None)
-                if sleep is not None and (sleep.done() or nearest != target):
-                    await _cancel_all([sleep])
-                    sleep = None
-                if sleep is None and nearest is not None:
-                    sleep = asyncio.ensure_future(self.clock.sleep_until(nearest))
+                self._poke = anyio.Event()
+                nearest = self._expire_watched()
+                if sleeper is not None and (self._woke or nearest != target):
+                    sleeper.cancel()
+                    sleeper = None
+                if sleeper is None and nearest is not None:
+                    sleeper, self._woke = anyio.CancelScope(), False
+                    self._tasks.spawn(partial(self._sleep_then_poke, nearest), sleeper, count=False)
                 target = nearest
-                changed = asyncio.ensure_future(self._deadlines_changed.wait())
-                await _first_of([changed] if sleep is None else [changed, sleep], keep=sleep)
+                await self._poke.wait()
         finally:
-            if sleep is not None:
-                await _cancel_all([sleep])
+            if sleeper is not None:
+                sleeper.cancel()
+
+    def _expire_watched(self) -> float | None:
+        """Expire the watched runs that are due; the earliest `expires_at` of the others."""
+        watched = [
+            self.expire_if_due(run)
+            for run in self.store.with_status("runs", EXPIRABLE)
+            if self._watched(run)
+        ]
+        deadlines = [
+            run["expires_at"]
+            for run in watched
+            if run["status"] in EXPIRABLE and run["expires_at"] is not None
+        ]
+        return min(deadlines, default=None)
+
+    async def _sleep_then_poke(self, deadline: float) -> None:
+        await self.clock.sleep_until(deadline)
+        self._woke = True
+        if self._poke is not None:
+            self._poke.set()
 
     async def wait_until_settled(self) -> None:
         """Wait until no run is being driven (runs rest in requires_action or an end).
@@ -493,28 +502,10 @@ class RunEngine:
         For tests and embedders that created runs without streaming; a run waiting out a
         `delay` step on a fake clock is not settled until the clock moves.
         """
-        while busy := [task for task in self._tasks if task is not self._watchdog]:
-            await asyncio.gather(*busy, return_exceptions=True)
+        await self._tasks.settled()
 
     async def aclose(self) -> None:
         """Cancel every background task and wait for them (lifespan shutdown)."""
         self._closing = True
-        await _cancel_all(self._tasks)
+        await self._tasks.aclose()
         self._drivers.clear()
-
-
-async def _first_of(
-    waits: list[asyncio.Future[Any]], *, keep: asyncio.Future[Any] | None = None
-) -> None:
-    """Wait for the first of `waits`, then cancel and reap the others (but `keep`)."""
-    try:
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        await _cancel_all(wait for wait in waits if wait is not keep)
-
-
-async def _cancel_all(tasks: Iterable[asyncio.Future[Any]]) -> None:
-    pending = [task for task in tasks if not task.done()]
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)

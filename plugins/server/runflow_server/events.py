@@ -8,12 +8,13 @@ run goes on.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+
+import anyio
 
 __all__ = ["Event", "EventBus", "Subscription"]
 
@@ -36,14 +37,20 @@ class Subscription:
     def __init__(self, bus: EventBus, run_id: str) -> None:
         self._bus = bus
         self.run_id = run_id
-        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._queue: deque[Event] = deque()
+        self._arrived: anyio.Event | None = None
 
     def put(self, event: Event) -> None:
-        self._queue.put_nowait(event)
+        self._queue.append(event)
+        if self._arrived is not None:
+            self._arrived.set()
 
     async def __aiter__(self) -> AsyncIterator[Event]:
         while True:
-            yield await self._queue.get()
+            while self._queue:
+                yield self._queue.popleft()
+            self._arrived = anyio.Event()
+            await self._arrived.wait()
 
     def close(self) -> None:
         self._bus.unsubscribe(self)
