@@ -12,12 +12,22 @@ string with length N instead.`, code `string_above_max_length`); the tool output
 submission less than 512 kB together (UTF-8), refused with the API's text (`'tool_outputs' too
 large: the combined tool outputs must be less than 512kb.`, param `tool_outputs`, code
 `invalid_value`). The spec gives neither field a `maxLength`; the size of a whole request is
-capped before it is read (`middleware.py`).
+capped before it is read (`middleware.py`). A run's `instructions` and `additional_instructions`
+are capped at 256,000 characters, as the assistant's are.
+
+A body is standard JSON or a 400 at parse time, so nothing is stored that cannot be served back:
+`NaN`, `Infinity` and `-Infinity` (which Python's `json` would take), numbers too large for a
+float (`1e999`) and nesting deeper than `MAX_JSON_DEPTH` levels are refused (`load_json`), never
+a `RecursionError`. Numbers out of a field's range get the hosted API's texts (`Invalid
+'max_prompt_tokens': integer below minimum value. Expected a value >= 256, but got 10 instead.`,
+code `integer_below_min_value`; `integer_above_max_value`, `decimal_below_min_value`,
+`decimal_above_max_value`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -38,14 +48,19 @@ __all__ = [
     "ThreadUpdateBody",
     "ToolOutput",
     "ToolResources",
+    "load_json",
     "parse_body",
     "response_format_object",
+    "validate_body",
 ]
 
 MAX_TOOLS = 128  # per assistant
 MAX_RUN_TOOLS = 20  # per run (create run, create thread and run)
 MAX_MESSAGE_CHARS = 256_000  # a message's content, or each of its text parts
 MAX_TOOL_OUTPUTS_BYTES = 512 * 1024  # all the outputs of one submission, UTF-8, exclusive
+MAX_INSTRUCTIONS_CHARS = 256_000  # an assistant's or a run's instructions
+MAX_JSON_DEPTH = 64  # arrays and objects inside each other, the body itself included
+MAX_TOKENS = 2**31 - 1  # the largest max_prompt_tokens / max_completion_tokens
 _FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
@@ -96,7 +111,7 @@ class CodeInterpreterTool(_Body):
 
 class RankingOptions(_Body):
     ranker: Literal["auto", "default_2024_08_21"] = "default_2024_08_21"
-    score_threshold: float = Field(default=0.0, ge=0, le=1)
+    score_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
     hybrid_search: dict[str, Any] | None = None
 
 
@@ -231,7 +246,7 @@ def response_format_object(value: ResponseFormat | None) -> Any:
 
 class TruncationStrategy(_Body):
     type: Literal["auto", "last_messages"]
-    last_messages: int | None = None
+    last_messages: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
 
 
 def _tool_limit(most: int) -> AfterValidator:
@@ -253,12 +268,12 @@ class AssistantBody(_ToolsMixin):
     model: str
     name: str | None = Field(default=None, max_length=256)
     description: str | None = Field(default=None, max_length=512)
-    instructions: str | None = Field(default=None, max_length=256_000)
+    instructions: str | None = Field(default=None, max_length=MAX_INSTRUCTIONS_CHARS)
     reasoning_effort: ReasoningEffort | None = None
     tool_resources: ToolResources | None = None
     metadata: Metadata | None = None
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
     response_format: ResponseFormat | None = None
 
 
@@ -289,13 +304,13 @@ class RunOptions(_Body):
     assistant_id: str
     tools: Annotated[list[Tool] | None, _tool_limit(MAX_RUN_TOOLS)] = None
     model: str | None = None
-    instructions: str | None = None
+    instructions: str | None = Field(default=None, max_length=MAX_INSTRUCTIONS_CHARS)
     metadata: Metadata | None = None
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
     stream: bool | None = None
-    max_prompt_tokens: int | None = Field(default=None, ge=256)
-    max_completion_tokens: int | None = Field(default=None, ge=16)
+    max_prompt_tokens: int | None = Field(default=None, ge=256, le=MAX_TOKENS)
+    max_completion_tokens: int | None = Field(default=None, ge=256, le=MAX_TOKENS)
     truncation_strategy: TruncationStrategy | None = None
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
@@ -306,7 +321,7 @@ class RunOptions(_Body):
 class RunBody(RunOptions):
     """POST /threads/{thread_id}/runs."""
 
-    additional_instructions: str | None = None
+    additional_instructions: str | None = Field(default=None, max_length=MAX_INSTRUCTIONS_CHARS)
     additional_messages: list[MessageBody] | None = None
 
 
@@ -338,15 +353,72 @@ class SubmitToolOutputsBody(_Body):
             )
 
 
-def parse_body(model: type[Model], raw: bytes) -> Model:
-    """Parse and validate a JSON request body, or raise a 400 `APIError`."""
+class _NotStandard(ValueError):
+    """A value Python's `json` reads but JSON has not: NaN, Infinity, a float out of range."""
+
+
+def _constant(name: str) -> Any:
+    raise _NotStandard(name)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotStandard(text)
+    return value
+
+
+def _depth_over(data: Any, most: int) -> bool:
+    """Whether arrays and objects nest more than `most` levels deep (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            node = node.values()
+        elif not isinstance(node, list):
+            continue
+        if depth > most:
+            return True
+        stack.extend((child, depth + 1) for child in node)
+    return False
+
+
+def load_json(raw: bytes | str) -> Any:
+    """Standard JSON, at most `MAX_JSON_DEPTH` levels deep, or a 400 `APIError`."""
     try:
-        data = json.loads(raw) if raw.strip() else {}
+        data = json.loads(raw, parse_constant=_constant, parse_float=_finite)
+    except _NotStandard as exc:
+        raise bad_request(
+            f"We could not parse the JSON body of your request: {str(exc)[:32]} is not a JSON"
+            " number. The OpenAI API expects a JSON payload, but what was sent was not valid JSON."
+        ) from exc
+    except RecursionError as exc:
+        raise _too_deep() from exc
     except ValueError as exc:
         raise bad_request(
             "We could not parse the JSON body of your request. The OpenAI API expects a JSON"
             " payload, but what was sent was not valid JSON."
         ) from exc
+    if _depth_over(data, MAX_JSON_DEPTH):
+        raise _too_deep()
+    return data
+
+
+def _too_deep() -> APIError:
+    return bad_request(
+        f"The JSON body of your request is nested too deeply: at most {MAX_JSON_DEPTH} levels of"
+        " arrays and objects."
+    )
+
+
+def parse_body(model: type[Model], raw: bytes) -> Model:
+    """Parse and validate a JSON request body, or raise a 400 `APIError`."""
+    data = load_json(raw) if raw.strip() else {}
+    return validate_body(model, data)
+
+
+def validate_body(model: type[Model], data: Any) -> Model:
+    """Validate parsed JSON (`load_json`) against a body model, or raise a 400 `APIError`."""
     if not isinstance(data, dict):
         raise bad_request("The request body must be a JSON object.")
     try:
@@ -380,8 +452,36 @@ def _to_api_error(exc: ValidationError, data: dict[str, Any]) -> APIError:
             param=param,
             code="string_above_max_length",
         )
+    bound = _out_of_range(param, error)
+    if bound is not None:
+        return bound
     reason = error["msg"].removeprefix("Value error, ")
     return bad_request(f"Invalid value for '{param}': {reason}.", param=param)
+
+
+_BOUNDS = {
+    "greater_than_equal": ("below minimum", ">=", "ge", "below_min"),
+    "less_than_equal": ("above maximum", "<=", "le", "above_max"),
+}
+
+
+def _out_of_range(param: str, error: Any) -> APIError | None:
+    """A number outside a field's bounds, in the hosted API's words."""
+    found = _BOUNDS.get(error["type"])
+    if found is None:
+        return None
+    where, sign, key, code = found
+    value, limit = error["input"], error["ctx"][key]
+    kind = "decimal" if isinstance(limit, float) else "integer"  # float fields have float bounds
+    if isinstance(limit, float) and limit.is_integer():
+        limit = int(limit)
+    shown = str(value) if len(str(value)) <= 40 else str(value)[:40] + "..."
+    return bad_request(
+        f"Invalid '{param}': {kind} {where} value. Expected a value {sign} {limit},"
+        f" but got {shown} instead.",
+        param=param,
+        code=f"{kind}_{code}_value",
+    )
 
 
 def _param_path(loc: tuple[int | str, ...], data: Any) -> str:
