@@ -57,7 +57,7 @@ def _file(engine: RunEngine, file_id: str) -> JSON:
 
 async def upload_file(request: Request, engine: RunEngine) -> Response:
     azure = not request.url.path.startswith("/v1/")
-    return _store_upload(engine, await read_form(request), azure=azure)
+    return _store_upload(engine, await read_form(request, file_fields=("file",)), azure=azure)
 
 
 def clean_filename(name: str, *, param: str = "file") -> str:
