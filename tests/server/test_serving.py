@@ -11,12 +11,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import uvicorn
 
 from runflow_server import create_app, serve_command
-from runflow_server.serving import header_deadline, server_config
+from runflow_server.serving import HeaderDeadline, header_deadline, server_options
 
 TIMEOUT = 0.3
 REQUEST = b"GET /v1/assistants HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -27,7 +28,8 @@ def address() -> Iterator[tuple[str, int]]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen()
-    config = server_config(create_app(), header_timeout=TIMEOUT, log_level="warning")
+    options = server_options(header_timeout=TIMEOUT)
+    config = uvicorn.Config(create_app(), log_level="warning", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -121,6 +123,21 @@ def test_a_crowd_of_slow_clients_is_bounded(address: tuple[str, int]) -> None:
 def test_header_deadline_wants_a_positive_timeout() -> None:
     with pytest.raises(ValueError, match="positive"):
         header_deadline(0)
+
+
+def test_serve_passes_the_bounds_to_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
+    given: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: given.update(options))
+    flags = ["--header-timeout", "2.5", "--keep-alive", "3", "--limit-concurrency", "0"]
+
+    assert serve_command([*flags, "--backlog", "64"]) == 0
+
+    assert given["http"].header_timeout == 2.5 and issubclass(given["http"], HeaderDeadline)
+    assert (given["timeout_keep_alive"], given["limit_concurrency"], given["backlog"]) == (
+        3,
+        None,
+        64,
+    )
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from .app import create_app
 from .faults import FaultConfigError
 from .middleware import MAX_BODY_BYTES, MAX_UPLOAD_BYTES
 from .scenario import ScenarioError
-from .serving import BACKLOG, HEADER_TIMEOUT, KEEP_ALIVE, LIMIT_CONCURRENCY, server_config
+from .serving import BACKLOG, HEADER_TIMEOUT, KEEP_ALIVE, LIMIT_CONCURRENCY, server_options
 
 __all__ = ["serve_command"]
 
@@ -133,15 +133,11 @@ def serve_command(argv: list[str]) -> int:
     except (ScenarioError, FaultConfigError) as exc:
         print(f"runflow serve: {exc}", file=sys.stderr)
         return 2
-    config = server_config(
-        app,
+    bounds = server_options(
         header_timeout=args.header_timeout,
         keep_alive=args.keep_alive,
         limit_concurrency=args.limit_concurrency or None,
         backlog=args.backlog,
-        host=args.host,
-        port=args.port,
-        log_level="info",
     )
-    uvicorn.Server(config).run()
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", **bounds)
     return 0

@@ -10,7 +10,7 @@ answers `408 Request Timeout` when part of a request came (nothing when none did
 A body that arrives slowly is the route's to read; the header timer is off while a request is
 in flight.
 
-`server_config` builds the `uvicorn.Config` `runflow serve` runs: this protocol, the keep-alive
+`server_options` are the uvicorn settings `runflow serve` runs with: this protocol, the keep-alive
 timeout, `limit_concurrency` (connections and requests at once, beyond which uvicorn answers
 503) and the listen `backlog`. Behind a reverse proxy (see the README), the proxy bounds client
 connections too; these bounds still hold for the proxy's own connections.
@@ -21,10 +21,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["HEADER_TIMEOUT", "HeaderDeadline", "header_deadline", "server_config"]
+__all__ = ["HEADER_TIMEOUT", "HeaderDeadline", "header_deadline", "server_options"]
 
 HEADER_TIMEOUT = 10.0
 KEEP_ALIVE = 5
@@ -82,21 +81,18 @@ def header_deadline(seconds: float) -> type[HeaderDeadline]:
     return type("HeaderDeadline", (HeaderDeadline,), {"header_timeout": seconds})
 
 
-def server_config(
-    app: Any,
+def server_options(
     *,
     header_timeout: float = HEADER_TIMEOUT,
     keep_alive: int = KEEP_ALIVE,
     limit_concurrency: int | None = LIMIT_CONCURRENCY,
     backlog: int = BACKLOG,
-    **options: Any,
-) -> uvicorn.Config:
-    """The uvicorn configuration of `runflow serve` (`options`: host, port, log_level...)."""
-    return uvicorn.Config(
-        app,
-        http=header_deadline(header_timeout),
-        timeout_keep_alive=keep_alive,
-        limit_concurrency=limit_concurrency,
-        backlog=backlog,
-        **options,
-    )
+) -> dict[str, Any]:
+    """The connection bounds of `runflow serve`, as keyword arguments of `uvicorn.run` or
+    `uvicorn.Config`."""
+    return {
+        "http": header_deadline(header_timeout),
+        "timeout_keep_alive": keep_alive,
+        "limit_concurrency": limit_concurrency,
+        "backlog": backlog,
+    }
