@@ -17,6 +17,8 @@ import httpx2
 import openai
 import pytest
 
+from runflow_server.views import request_v1, wire_v1
+
 pytestmark = pytest.mark.anyio
 
 V1 = "2024-02-15-preview"
@@ -165,3 +167,44 @@ async def test_v2_bodies_pass_byte_for_byte(http: httpx2.AsyncClient) -> None:
 
     assert made.status_code == 200 and "tool_resources" in made.json()
     assert v1_tool.status_code == 400
+
+
+def test_file_search_calls_render_as_retrieval_in_steps_and_deltas() -> None:
+    call = {"id": "call_1", "type": "file_search", "file_search": {"results": []}}
+    step = {
+        "object": "thread.run.step",
+        "step_details": {"type": "tool_calls", "tool_calls": [call]},
+    }
+    delta = {
+        "object": "thread.run.step.delta",
+        "delta": {"step_details": {"type": "tool_calls", "tool_calls": [{**call, "index": 0}]}},
+    }
+
+    rendered = wire_v1({"object": "list", "data": [step]})["data"][0]
+    rendered_delta = wire_v1(delta)
+
+    assert rendered["step_details"]["tool_calls"] == [
+        {"id": "call_1", "type": "retrieval", "retrieval": {}}
+    ]
+    assert rendered_delta["delta"]["step_details"]["tool_calls"] == [
+        {"id": "call_1", "index": 0, "type": "retrieval", "retrieval": {}}
+    ]
+
+
+def test_request_v1_maps_every_place_a_v1_body_holds_files() -> None:
+    thread_and_run = request_v1(
+        "/threads/runs",
+        {
+            "assistant_id": "asst_1",
+            "tools": [{"type": "retrieval"}, {"type": "code_interpreter"}],
+            "thread": {"messages": [{"role": "user", "content": "x", "file_ids": ["file-a"]}]},
+        },
+    )
+    assistant = request_v1("/assistants/asst_1", {"file_ids": ["file-a"], "tools": []})
+
+    both = [{"type": "code_interpreter"}, {"type": "file_search"}]
+    assert thread_and_run["tools"] == [{"type": "file_search"}, {"type": "code_interpreter"}]
+    assert thread_and_run["thread"]["messages"][0]["attachments"] == [
+        {"file_id": "file-a", "tools": both}
+    ]
+    assert assistant["tool_resources"] == {"code_interpreter": {"file_ids": ["file-a"]}}
