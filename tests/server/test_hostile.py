@@ -9,7 +9,7 @@ import httpx2
 import openai
 import pytest
 
-from runflow_server.bodies import MAX_JSON_DEPTH
+from runflow_server.parsing import MAX_JSON_DEPTH
 
 pytestmark = pytest.mark.anyio
 

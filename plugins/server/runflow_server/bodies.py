@@ -15,25 +15,19 @@ large: the combined tool outputs must be less than 512kb.`, param `tool_outputs`
 capped before it is read (`middleware.py`). A run's `instructions` and `additional_instructions`
 are capped at 256,000 characters, as the assistant's are.
 
-A body is standard JSON or a 400 at parse time, so nothing is stored that cannot be served back:
-`NaN`, `Infinity` and `-Infinity` (which Python's `json` would take), numbers too large for a
-float (`1e999`) and nesting deeper than `MAX_JSON_DEPTH` levels are refused (`load_json`), never
-a `RecursionError`. Numbers out of a field's range get the hosted API's texts (`Invalid
-'max_prompt_tokens': integer below minimum value. Expected a value >= 256, but got 10 instead.`,
-code `integer_below_min_value`; `integer_above_max_value`, `decimal_below_min_value`,
-`decimal_above_max_value`).
+Bodies are read by `parsing.load_json` (standard JSON only, at most 64 levels deep) and
+pydantic errors become the API's 400s in `parsing.validation_error`.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import APIError, bad_request
+from .errors import bad_request
+from .parsing import load_json, validation_error
 
 __all__ = [
     "AssistantBody",
@@ -48,7 +42,6 @@ __all__ = [
     "ThreadUpdateBody",
     "ToolOutput",
     "ToolResources",
-    "load_json",
     "parse_body",
     "response_format_object",
     "validate_body",
@@ -59,7 +52,6 @@ MAX_RUN_TOOLS = 20  # per run (create run, create thread and run)
 MAX_MESSAGE_CHARS = 256_000  # a message's content, or each of its text parts
 MAX_TOOL_OUTPUTS_BYTES = 512 * 1024  # all the outputs of one submission, UTF-8, exclusive
 MAX_INSTRUCTIONS_CHARS = 256_000  # an assistant's or a run's instructions
-MAX_JSON_DEPTH = 64  # arrays and objects inside each other, the body itself included
 MAX_TOKENS = 2**31 - 1  # the largest max_prompt_tokens / max_completion_tokens
 _FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
@@ -353,64 +345,6 @@ class SubmitToolOutputsBody(_Body):
             )
 
 
-class _NotStandard(ValueError):
-    """A value Python's `json` reads but JSON has not: NaN, Infinity, a float out of range."""
-
-
-def _constant(name: str) -> Any:
-    raise _NotStandard(name)
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _NotStandard(text)
-    return value
-
-
-def _depth_over(data: Any, most: int) -> bool:
-    """Whether arrays and objects nest more than `most` levels deep (walked without recursion)."""
-    stack: list[tuple[Any, int]] = [(data, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            node = node.values()
-        elif not isinstance(node, list):
-            continue
-        if depth > most:
-            return True
-        stack.extend((child, depth + 1) for child in node)
-    return False
-
-
-def load_json(raw: bytes | str) -> Any:
-    """Standard JSON, at most `MAX_JSON_DEPTH` levels deep, or a 400 `APIError`."""
-    try:
-        data = json.loads(raw, parse_constant=_constant, parse_float=_finite)
-    except _NotStandard as exc:
-        raise bad_request(
-            f"We could not parse the JSON body of your request: {str(exc)[:32]} is not a JSON"
-            " number. The OpenAI API expects a JSON payload, but what was sent was not valid JSON."
-        ) from exc
-    except RecursionError as exc:
-        raise _too_deep() from exc
-    except ValueError as exc:
-        raise bad_request(
-            "We could not parse the JSON body of your request. The OpenAI API expects a JSON"
-            " payload, but what was sent was not valid JSON."
-        ) from exc
-    if _depth_over(data, MAX_JSON_DEPTH):
-        raise _too_deep()
-    return data
-
-
-def _too_deep() -> APIError:
-    return bad_request(
-        f"The JSON body of your request is nested too deeply: at most {MAX_JSON_DEPTH} levels of"
-        " arrays and objects."
-    )
-
-
 def parse_body(model: type[Model], raw: bytes) -> Model:
     """Parse and validate a JSON request body, or raise a 400 `APIError`."""
     data = load_json(raw) if raw.strip() else {}
@@ -424,77 +358,6 @@ def validate_body(model: type[Model], data: Any) -> Model:
     try:
         body = model.model_validate(data)
     except ValidationError as exc:
-        raise _to_api_error(exc, data) from exc
+        raise validation_error(exc, data) from exc
     body.check()
     return body
-
-
-def _to_api_error(exc: ValidationError, data: dict[str, Any]) -> APIError:
-    errors = exc.errors(include_url=False)
-    # Of the first field's errors, the one reaching deepest into the request: a union (a
-    # message's `content`, string or parts) reports every member it tried, and the member
-    # that fits the request's shape says what is really wrong (`content[1].text`).
-    field = [error for error in errors if error["loc"][:1] == errors[0]["loc"][:1]]
-    param, error = max(
-        ((_param_path(error["loc"], data), error) for error in field),
-        key=lambda found: len(found[0]),
-    )
-    kind = error["type"]
-    if kind == "missing":
-        return bad_request(f"Missing required parameter: '{param}'.", param=param)
-    if kind == "extra_forbidden":
-        return bad_request(f"Unrecognized request argument supplied: {param}", param=param)
-    if kind == "string_too_long":
-        most, got = error.get("ctx", {}).get("max_length"), len(error["input"])
-        return bad_request(
-            f"Invalid '{param}': string too long. Expected a string with maximum length {most},"
-            f" but got a string with length {got} instead.",
-            param=param,
-            code="string_above_max_length",
-        )
-    bound = _out_of_range(param, error)
-    if bound is not None:
-        return bound
-    reason = error["msg"].removeprefix("Value error, ")
-    return bad_request(f"Invalid value for '{param}': {reason}.", param=param)
-
-
-_BOUNDS = {
-    "greater_than_equal": ("below minimum", ">=", "ge", "below_min"),
-    "less_than_equal": ("above maximum", "<=", "le", "above_max"),
-}
-
-
-def _out_of_range(param: str, error: Any) -> APIError | None:
-    """A number outside a field's bounds, in the hosted API's words."""
-    found = _BOUNDS.get(error["type"])
-    if found is None:
-        return None
-    where, sign, key, code = found
-    value, limit = error["input"], error["ctx"][key]
-    kind = "decimal" if isinstance(limit, float) else "integer"  # float fields have float bounds
-    if isinstance(limit, float) and limit.is_integer():
-        limit = int(limit)
-    shown = str(value) if len(str(value)) <= 40 else str(value)[:40] + "..."
-    return bad_request(
-        f"Invalid '{param}': {kind} {where} value. Expected a value {sign} {limit},"
-        f" but got {shown} instead.",
-        param=param,
-        code=f"{kind}_{code}_value",
-    )
-
-
-def _param_path(loc: tuple[int | str, ...], data: Any) -> str:
-    """`tools.0.function.function.name` -> `tools[0].function.name`.
-
-    pydantic puts the member it tried of a union into `loc` (a tag, a type name); walking the
-    request alongside keeps only the parts that are really keys and indexes of it.
-    """
-    path, node = "", data
-    for position, part in enumerate(loc):
-        last = position == len(loc) - 1
-        if isinstance(node, list) and isinstance(part, int) and part < len(node):
-            path, node = f"{path}[{part}]", node[part]
-        elif isinstance(node, dict) and (part in node or last):
-            path, node = (f"{path}.{part}" if path else str(part)), node.get(part)
-    return path

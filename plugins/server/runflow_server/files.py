@@ -32,11 +32,11 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .bodies import load_json
 from .engine import RunEngine
 from .errors import APIError, bad_request
 from .forms import FormItem, UploadedFile, read_form
 from .objects import file_object
+from .parsing import load_json
 from .routing import Handler, delete, page
 
 __all__ = ["PURPOSES", "file_routes"]

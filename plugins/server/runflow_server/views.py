@@ -32,8 +32,8 @@ from typing import Any, Literal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .bodies import load_json
 from .errors import APIError, bad_request
+from .parsing import load_json
 
 __all__ = ["V1_AZURE_VERSIONS", "Views", "request_v1", "view_of", "wire_v1"]
 
