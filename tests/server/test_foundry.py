@@ -119,11 +119,11 @@ class Recorder(AgentEventHandler[str]):
         return None
 
     def on_thread_run(self, run: ThreadRun) -> str | None:
-        self.statuses.append(str(run.status))
+        self.statuses.append(run.status)  # a str enum
         return None
 
     def on_run_step(self, step: RunStep) -> str | None:
-        self.steps.append(f"{step.type}:{step.status}")
+        self.steps.append(f"{step.type.value}:{step.status.value}")
         return None
 
     def on_error(self, data: str) -> str | None:
@@ -166,7 +166,8 @@ def test_the_readme_flows_of_azure_ai_agents_run_over_tls(tls_server: tuple[str,
 
     assert polled.status == "completed", polled.last_error
     assert handler.errors == [] and handler.done, AGENTS_VERSION
-    assert "RunStatus.COMPLETED" in handler.statuses or "completed" in handler.statuses
+    assert handler.statuses[-1] == "completed" and "requires_action" in handler.statuses
+    assert "tool_calls:completed" in handler.steps
     assert "".join(handler.text) == 'Streamed: {"city": "Lyon", "sky": "clear"}.'
     assert messages[0] == 'Streamed: {"city": "Lyon", "sky": "clear"}.'
     assert messages[2] == 'Polled: {"city": "Paris", "sky": "clear"}.'
