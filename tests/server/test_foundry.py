@@ -34,8 +34,10 @@ from azure.ai.agents.models import (
     FunctionTool,
     MessageDeltaChunk,
     RunStep,
+    SubmitToolOutputsAction,
     ThreadMessage,
     ThreadRun,
+    ToolOutput,
     ToolSet,
 )
 from azure.core.credentials import AccessToken
@@ -110,6 +112,7 @@ class Recorder(AgentEventHandler[str]):
         self.steps: list[str] = []
         self.errors: list[str] = []
         self.done = False
+        self.last_run: ThreadRun | None = None
 
     def on_message_delta(self, delta: MessageDeltaChunk) -> str | None:
         self.text.append(delta.text)
@@ -120,6 +123,7 @@ class Recorder(AgentEventHandler[str]):
 
     def on_thread_run(self, run: ThreadRun) -> str | None:
         self.statuses.append(run.status)  # a str enum
+        self.last_run = run
         return None
 
     def on_run_step(self, step: RunStep) -> str | None:
@@ -174,6 +178,36 @@ def test_the_readme_flows_of_azure_ai_agents_run_over_tls(tls_server: tuple[str,
     assert listed == [thread.id]
     assert uploaded.filename == "notes.txt" and uploaded.status == "processed"
     assert credential.scopes and credential.scopes[0] == ("https://ai.azure.com/.default",)
+
+
+def test_tool_outputs_submitted_by_hand_on_a_stream(tls_server: tuple[str, str]) -> None:
+    """The README's manual flow: the run stops at requires_action, the outputs go back as
+    `ToolOutput` models (1.2 tags them `function_call_output`) on a second stream."""
+    endpoint, bundle = tls_server
+    with AgentsClient(endpoint, FakeCredential(), connection_verify=bundle) as client:  # type: ignore[arg-type]
+        agent = client.create_agent(
+            model="gpt-4o", name="manual", tools=FunctionTool({get_weather}).definitions
+        )
+        thread = client.threads.create()
+        client.messages.create(thread_id=thread.id, role="user", content="Weather in Paris?")
+        first = Recorder()
+        with client.runs.stream(thread_id=thread.id, agent_id=agent.id, event_handler=first) as s:
+            s.until_done()
+        run = first.last_run
+        assert run is not None and run.status == "requires_action"
+        assert isinstance(run.required_action, SubmitToolOutputsAction)
+        calls = run.required_action.submit_tool_outputs.tool_calls
+        outputs = [ToolOutput(tool_call_id=call.id, output=get_weather("Paris")) for call in calls]
+        second = Recorder()
+        client.runs.submit_tool_outputs_stream(
+            thread_id=thread.id, run_id=run.id, tool_outputs=outputs, event_handler=second
+        )
+        second.until_done()
+        final = client.runs.get(thread_id=thread.id, run_id=run.id)
+
+    assert second.errors == [] and second.done, AGENTS_VERSION
+    assert "".join(second.text) == 'Polled: {"city": "Paris", "sky": "clear"}.'
+    assert final.status == "completed"
 
 
 @pytest.mark.anyio
