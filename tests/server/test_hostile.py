@@ -65,6 +65,8 @@ async def test_nan_in_a_streamed_thread_and_run_is_refused_before_any_event(
 
     assert_400(response, "NaN is not a JSON number")
     assert response.headers["content-type"].startswith("application/json")
+    threads = await http.get("/api/projects/p/threads")  # Foundry lists every thread
+    assert threads.status_code == 200 and threads.json()["data"] == []
 
 
 @pytest.mark.parametrize(
