@@ -12,8 +12,8 @@ of it, so a client of another version sees its own shapes:
   for both tools; the `retrieval` tool is `file_search`. `tool_resources` and `attachments`
   are v2 fields, unknown in v1 ("Unrecognized request argument supplied"). Responses: the
   mirror (`file_ids` back from those places, `retrieval` for `file_search`, in run steps too),
-  without `tool_resources` or `attachments`. A v1 run's `file_ids` are `[]`: a view sees the
-  run, not its assistant. v1's `/assistants/{id}/files` routes are not served.
+  without `tool_resources` or `attachments`. A v1 run's `file_ids` come from its own
+  `tool_resources` as an assistant's do (`[]` while runs carry `tool_resources: {}`). v1's `/assistants/{id}/files` routes are not served.
 - **Foundry** (`/api/projects/{p}`): azure-ai-agents 1.2 tags each tool output with
   `"type": "function_call_output"`; the tag is dropped before the route sees it.
 - **v2** otherwise: bodies pass untouched, byte for byte.
@@ -164,7 +164,7 @@ def wire_v1(obj: Any) -> Any:
         resources = obj.pop("tool_resources", None) or {}
         obj["tools"] = _tools_v1(obj.get("tools") or [])
         code = resources.get("code_interpreter") or {}
-        obj["file_ids"] = list(code.get("file_ids") or []) if kind == "assistant" else []
+        obj["file_ids"] = list(code.get("file_ids") or [])
     elif kind == "thread":
         obj.pop("tool_resources", None)
     elif kind == "thread.message":
