@@ -49,17 +49,20 @@ from .clock import Clock, SystemClock
 from .engine import RunEngine
 from .errors import error_body, exception_handlers
 from .faults import FaultConfig, FaultInjector, load_faults
+from .foundry import foundry_routes
 from .middleware import (
     MAX_BODY_BYTES,
     MAX_UPLOAD_BYTES,
     ApiKeyAuth,
     AzureApiVersion,
     BodyLimit,
+    FoundryApiVersion,
     RequestLog,
 )
 from .routes import routes
 from .scenario import BrainChooser, Scenario
 from .store import Store
+from .views import Views
 
 __all__ = ["create_app"]
 
@@ -130,11 +133,16 @@ def create_app(
     middleware.append(
         Middleware(BodyLimit, max_body_bytes=max_body_bytes, max_upload_bytes=max_upload_bytes)
     )
+    middleware.append(Middleware(Views))
     app = _RunServer(
         routes=[
             Mount("/v1", routes=api),
             Mount("/openai", routes=api, middleware=[Middleware(AzureApiVersion)]),
-            Mount("/api/projects/{project}", routes=api),
+            Mount(
+                "/api/projects/{project}",
+                routes=foundry_routes() + api,
+                middleware=[Middleware(FoundryApiVersion)],
+            ),
         ],
         middleware=middleware,
         lifespan=lifespan,
