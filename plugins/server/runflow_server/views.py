@@ -217,7 +217,7 @@ async def _translated(
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return scope, _replay([message])
+            return scope, _replay([message], receive)
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             break
@@ -230,20 +230,22 @@ async def _translated(
         raw = _dumps(translate(scope["path"], data))
     others = [(name, value) for name, value in scope["headers"] if name != b"content-length"]
     scope = {**scope, "headers": [*others, (b"content-length", str(len(raw)).encode())]}
-    return scope, _replay([{"type": "http.request", "body": raw, "more_body": False}])
+    return scope, _replay([{"type": "http.request", "body": raw, "more_body": False}], receive)
 
 
 def _dumps(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _replay(messages: list[Message]) -> Receive:
+def _replay(messages: list[Message], then: Receive) -> Receive:
+    """`messages`, then the connection's own `receive` (a streaming response listens on it for
+    the client's disconnect: a made-up one would cut its stream short)."""
     queue = list(messages)
 
     async def receive() -> Message:
         if queue:
             return queue.pop(0)
-        return {"type": "http.disconnect"}
+        return await then()
 
     return receive
 
