@@ -144,7 +144,8 @@ class Assembler:
             call = calls[current]
             other_id = call_id is not None and call.call_id not in (None, call_id)
             next_call = name is not None and call.name is not None and call.complete()
-            if not (other_id or (next_call and call_id != call.call_id)):
+            same_id = call_id is not None and call_id == call.call_id
+            if not (other_id or (next_call and not same_id)):
                 return current, False
         calls.append(PendingCall())
         if isinstance(wire, int):
