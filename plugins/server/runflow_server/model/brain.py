@@ -119,7 +119,7 @@ class ModelBrain:
         route = self.route(str(turn.run.get("model") or turn.assistant.get("model") or ""))
         deadline = _deadline(turn.run, self._clock.now()) - self._margin
         published = _Published()
-        drop, attempt, sent, problem_text = 0, 0, -1, ""
+        drop, attempt, sent, shrunk = 0, 0, -1, ""
         while True:
             request = chat_request(
                 turn, route.model, route.provider.options, images=self.images, drop_oldest=drop
@@ -127,10 +127,10 @@ class ModelBrain:
             if isinstance(request, Fail | Incomplete):
                 yield request
                 return
-            if len(request["messages"]) == sent:  # shrunk as far as it goes, still too long
-                yield Fail("invalid_prompt", f"{problem_text} (even with the oldest dropped)")
+            if shrunk and len(request["messages"]) == sent:  # as short as it gets: too long
+                yield Fail("invalid_prompt", f"{shrunk} (even with the oldest messages dropped)")
                 return
-            sent = len(request["messages"])
+            sent, shrunk = len(request["messages"]), ""
             assembler = Assembler()
             problem: Problem | None = None
             try:
@@ -155,7 +155,7 @@ class ModelBrain:
                     yield event
                 return
             if problem.context_length and _truncates(turn.run):
-                drop, problem_text = max(1, drop * 2), problem.message
+                drop, shrunk = max(1, drop * 2), problem.message
                 continue
             attempt += 1
             wait = self._retry.delay(attempt - 1, problem)

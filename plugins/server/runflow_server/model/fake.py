@@ -22,7 +22,8 @@ Like the real service it refuses, with a 400 in the API's error shape, requests 
 refuse: no messages, a `tool` message answering no call of the assistant message before it, a
 call left unanswered, duplicate tool names, a `tool_choice` naming no tool. Fakes fail loudly:
 a request with no answer left is a 500 naming it, and `unused()` lists answers never asked for.
-`requests` keeps every request body; `disconnects` counts streams whose client went away.
+`requests` keeps every request body (`headers` and `urls` theirs); `disconnects` counts the
+streams whose client went away before their end.
 """
 
 from __future__ import annotations
@@ -145,6 +146,7 @@ class FakeChatModel:
     responder: Callable[[JSON], Scripted] | None = None
     requests: list[JSON] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
     disconnects: int = 0
     app: Starlette = field(init=False)
 
@@ -175,6 +177,7 @@ class FakeChatModel:
         body = await request.json()
         self.requests.append(body)
         self.headers.append(dict(request.headers))
+        self.urls.append(str(request.url))
         if (problem := refusal(body)) is not None:
             return _error(400, problem)
         answer = self._answer(body)
