@@ -23,13 +23,14 @@ refuse: no messages, a `tool` message answering no call of the assistant message
 call left unanswered, duplicate tool names, a `tool_choice` naming no tool. Fakes fail loudly:
 a request with no answer left is a 500 naming it, and `unused()` lists answers never asked for.
 `requests` keeps every request body (`headers` and `urls` theirs); `disconnects` counts the
-streams whose client went away before their end.
+streams whose client went away before their end (`disconnected` is set at the first).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +149,7 @@ class FakeChatModel:
     headers: list[dict[str, str]] = field(default_factory=list)
     urls: list[str] = field(default_factory=list)
     disconnects: int = 0
+    disconnected: threading.Event = field(default_factory=threading.Event)
     app: Starlette = field(init=False)
 
     def __post_init__(self) -> None:
@@ -225,6 +227,7 @@ class FakeChatModel:
                 yield b"data: [DONE]\n\n"
         except asyncio.CancelledError:
             self.disconnects += 1
+            self.disconnected.set()
             raise
 
 
