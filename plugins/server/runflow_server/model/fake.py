@@ -125,16 +125,15 @@ def recorded_chunks(completion: JSON) -> list[JSON]:
 
 
 def _key(body: JSON) -> str:
-    """What a recorded request is matched on: its messages and its tool choice."""
+    """What a recorded request is matched on: its messages (call ids aside: they are the
+    model's own, and a server may make new ones) and its tool choice."""
     messages = []
     for message in body.get("messages") or []:
         calls = [
-            (c["id"], c["function"]["name"], json.loads(c["function"]["arguments"] or "{}"))
+            (c["function"]["name"], json.loads(c["function"]["arguments"] or "{}"))
             for c in message.get("tool_calls") or []
         ]
-        messages.append(
-            (message["role"], message.get("content"), calls, message.get("tool_call_id"))
-        )
+        messages.append((message["role"], message.get("content"), calls))
     return json.dumps([messages, body.get("tool_choice") or "auto"], sort_keys=True)
 
 
