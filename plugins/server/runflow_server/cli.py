@@ -3,6 +3,8 @@
 ```
 runflow serve --host 127.0.0.1 --port 8000 [--db PATH] [--scenario FILE] [--expiry SECONDS]
               [--faults FILE] [--api-key KEY]
+              [--model-base-url URL [--model-api-key KEY] [--model-map A=B ...]]
+              [--model-config FILE] [--model-max-turns N]
 python -m runflow_server --port 8000
 ```
 Registered as the `serve` entry point of the `runflow.commands` group; the core CLI hands it the
@@ -17,8 +19,12 @@ import sys
 import uvicorn
 
 from .app import create_app
+from .clock import SystemClock
 from .faults import FaultConfigError
 from .middleware import MAX_BODY_BYTES, MAX_UPLOAD_BYTES
+from .model import ModelConfigError
+from .model.legacy import DecidingModelBrain
+from .model.options import add_model_arguments, model_brain_from_args
 from .scenario import ScenarioError
 
 __all__ = ["serve_command"]
@@ -51,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
         default=MAX_UPLOAD_BYTES,
         help=f"largest multipart upload to /files, in bytes ({MAX_UPLOAD_BYTES}: 513 MiB)",
     )
+    add_model_arguments(parser)
     return parser
 
 
@@ -67,9 +74,13 @@ def _positive(text: str) -> int:
 def serve_command(argv: list[str]) -> int:
     """Parse `argv` (the arguments after `serve`) and serve until interrupted."""
     args = _parser().parse_args(argv)
+    clock = SystemClock()
     try:
+        model_brain = model_brain_from_args(args, clock)
         app = create_app(
             db=args.db,
+            clock=clock,
+            brain=None if model_brain is None else DecidingModelBrain(model_brain),
             scenario=args.scenario,
             run_expiry_seconds=args.expiry,
             faults=args.faults,
@@ -77,7 +88,7 @@ def serve_command(argv: list[str]) -> int:
             max_body_bytes=args.max_body_bytes,
             max_upload_bytes=args.max_upload_bytes,
         )
-    except (ScenarioError, FaultConfigError) as exc:
+    except (ScenarioError, FaultConfigError, ModelConfigError) as exc:
         print(f"runflow serve: {exc}", file=sys.stderr)
         return 2
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
