@@ -64,7 +64,8 @@ class Scripted:
     """One answer of the fake: chunks to stream, or an HTTP error.
 
     `end`: `done` (then `data: [DONE]`), `clean` (the body just ends, no finish, no `[DONE]`),
-    `abort` (the connection is dropped after the chunks). `pause`: seconds before each chunk.
+    `abort` (the connection is dropped after the chunks). `delay`: seconds before the answer
+    starts; `pause`: seconds before each chunk.
     """
 
     chunks: tuple[JSON, ...] = ()
@@ -72,6 +73,7 @@ class Scripted:
     body: JSON | None = None
     headers: tuple[tuple[str, str], ...] = ()
     end: End = "done"
+    delay: float = 0.0
     pause: float = 0.0
     usage: tuple[int, int] | None = (10, 5)
 
@@ -184,6 +186,8 @@ class FakeChatModel:
         answer = self._answer(body)
         if answer is None:
             return _error(500, f"fake: no answer for request #{len(self.requests)}")
+        if answer.delay:
+            await asyncio.sleep(answer.delay)
         if answer.status != 200:
             return JSONResponse(answer.body, answer.status, headers=dict(answer.headers))
         usage = (body.get("stream_options") or {}).get("include_usage")
