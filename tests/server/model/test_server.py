@@ -3,16 +3,22 @@ server's model brain against the fake Chat Completions endpoint, and runflow's `
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx2
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.applications import Starlette
 
 from runflow import MessageDelta, Runner, ToolRegistry, sync_assistant
 from runflow.testing import FakeClock, inprocess_client
+from runflow.tracing import OpenTelemetryInstrumentation
 from runflow_server import create_app
 from runflow_server.model import ModelBrain, ModelConfig, RetryPolicy
 from runflow_server.model.fake import FakeChatModel, Scripted
@@ -25,16 +31,19 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 async def model_server() -> AsyncIterator[Callable[..., Any]]:
-    """`await model_server(fake)`: (app, client) of a server whose model brain calls `fake`."""
+    """`await model_server(fake, api_key=..., **brain_options)`: (app, client) of a server whose
+    model brain calls `fake`."""
     async with AsyncExitStack() as stack:
 
-        async def open_(fake: FakeChatModel, **brain_options: Any) -> tuple[Starlette, Any]:
+        async def open_(
+            fake: FakeChatModel, api_key: str = "k", **brain_options: Any
+        ) -> tuple[Starlette, Any]:
             http = httpx2.AsyncClient(
                 transport=httpx2.ASGITransport(app=fake.app), base_url="http://fake"
             )
             await stack.enter_async_context(http)
             config = ModelConfig.model_validate(
-                {"providers": [{"name": "fake", "base_url": "http://fake/v1", "api_key": "k"}]}
+                {"providers": [{"name": "fake", "base_url": "http://fake/v1", "api_key": api_key}]}
             )
             clock = FakeClock(start=NOW)
             brain = ModelBrain(config, clock=clock, http_client=http, **brain_options)
@@ -106,3 +115,37 @@ async def test_a_model_that_keeps_failing_fails_the_run_with_its_code(model_serv
     assert run.status == "failed"
     assert run.last_error is not None and run.last_error.code == "rate_limit_exceeded"
     assert "Too many requests" in run.last_error.message
+
+
+KEY = "sk-model-key-for-spans-0123456789"
+
+
+async def test_the_model_key_is_in_no_run_object_span_or_log(
+    model_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    echoed = {"error": {"message": f"Incorrect API key provided: {KEY}", "code": "invalid_api_key"}}
+    fake = FakeChatModel.of(Scripted.error(401, "x", body=echoed))
+    _, client = await model_server(fake, api_key=KEY)
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing = OpenTelemetryInstrumentation(tracer_provider=provider, capture_content=True)
+    caplog.set_level(logging.DEBUG)
+    assistant = await client.beta.assistants.create(model="gpt-4o-mini")
+    thread = await client.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
+    result = await Runner(client, ToolRegistry(), instrumentation=tracing).run(
+        thread_id=thread.id, assistant_id=assistant.id
+    )
+    assert fake.headers[0]["authorization"] == f"Bearer {KEY}"  # it was sent, to the model
+    run = await client.beta.threads.runs.retrieve(result.run.id, thread_id=thread.id)
+    assert run.status == "failed" and run.last_error is not None
+    assert "Incorrect API key provided: [redacted]" in run.last_error.message
+    said = [run.model_dump_json()]
+    said += [
+        json.dumps(dict(span.attributes or {})) + str(span.events)
+        for span in exporter.get_finished_spans()
+    ]
+    said += [record.getMessage() + repr(record.__dict__) for record in caplog.records]
+    assert exporter.get_finished_spans() and caplog.records
+    assert not [text for text in said if KEY in text]
+    provider.shutdown()
