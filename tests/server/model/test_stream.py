@@ -251,3 +251,8 @@ def test_recorded_answers_streamed_come_back_whole(name: str) -> None:
             for c in message.get("tool_calls") or []
         ]
         assert calls_of(answer) == expected
+
+
+def test_without_parallel_calls_only_the_first_is_made() -> None:
+    _, answer = feed([call(0, "c1", "a", "{}"), call(1, "c2", "b", "{}"), chunk({}, "tool_calls")])
+    assert ending(answer, parallel=False) == [CallFunctions((ToolCall("a", "{}", "c1"),))]

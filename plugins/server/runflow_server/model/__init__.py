@@ -3,6 +3,7 @@
 - `mapping`: run + thread -> chat request (pure);
 - `stream`: chat stream -> brain events, with the quirks of real servers (pure);
 - `failures`: a failed model call -> retry, shrink or `last_error`;
+- `attempts`: the attempts of a turn: backoff, shrinking, nothing published twice (pure);
 - `providers`: which provider serves which assistant model, and its client;
 - `brain`: `ModelBrain`, one streamed call per model turn;
 - `fake`: a fake Chat Completions endpoint (tests, benchmarks, offline demos).
@@ -10,7 +11,8 @@
 
 from __future__ import annotations
 
-from .brain import ModelBrain, RetryPolicy
+from .attempts import RetryPolicy
+from .brain import ModelBrain
 from .mapping import ChatOptions, chat_request, tool_name_clash
 from .providers import (
     API_KEY_ENV,

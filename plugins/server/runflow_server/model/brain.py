@@ -10,7 +10,7 @@ function-call arguments are published as they arrive (`stream.py`); the turn end
 function calls for the client, the `python` / `file_search` calls for the server, or nothing
 (the text was the reply). Failures (`failures.py`) are retried with exponential backoff while
 the run has time left (its `expires_at` on the server's clock, less `margin`); a retry never
-publishes again what the interrupted attempt published (`_Published`). Cancelling the
+publishes again what the interrupted attempt published (`attempts.Replay`). Cancelling the
 consumer of `respond()` (the engine cancelling the run) closes the model's response stream.
 """
 
@@ -29,11 +29,10 @@ from ..clock import Clock
 from ._protocol import (
     BrainEvent,
     Fail,
-    FunctionCallDelta,
     Incomplete,
-    TextDelta,
     Turn,
 )
+from .attempts import Attempts, Replay, Retry, RetryPolicy
 from .failures import Problem, classify
 from .mapping import ImageSource, chat_request
 from .providers import ModelConfig, Provider, Route
@@ -42,20 +41,6 @@ from .stream import Answer, Assembler, ending
 __all__ = ["ModelBrain", "RetryPolicy"]
 
 log = logging.getLogger("runflow_server.model")
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Backoff between attempts: `first`, doubled each time up to `longest`, at most `attempts`
-    tries in all; a `Retry-After` longer than `longest` is still honoured if time allows."""
-
-    attempts: int = 6
-    first: float = 0.5
-    longest: float = 8.0
-
-    def delay(self, attempt: int, problem: Problem) -> float:
-        backoff = min(self.longest, self.first * float(2**attempt))
-        return max(backoff, problem.retry_after or 0.0)
 
 
 class ModelBrain:
@@ -79,7 +64,7 @@ class ModelBrain:
         http_client: httpx2.AsyncClient | None = None,
         images: ImageSource | None = None,
         max_turns: int = 24,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy | None = None,
         margin: float = 5.0,
     ) -> None:
         self.config = config
@@ -88,7 +73,7 @@ class ModelBrain:
         self._http = http_client
         self._clients: dict[str, openai.AsyncOpenAI] = {}
         self._max_turns = max_turns
-        self._retry = retry
+        self._retry = retry or RetryPolicy()
         self._margin = margin
 
     def __repr__(self) -> str:
@@ -118,58 +103,74 @@ class ModelBrain:
             return
         route = self.route(str(turn.run.get("model") or turn.assistant.get("model") or ""))
         deadline = _deadline(turn.run, self._clock.now()) - self._margin
-        published = _Published()
-        drop, attempt, sent, shrunk = 0, 0, -1, ""
+        attempts = Attempts(self._retry, truncates=_truncates(turn.run))
+        replay = Replay()
         while True:
             request = chat_request(
-                turn, route.model, route.provider.options, images=self.images, drop_oldest=drop
+                turn,
+                route.model,
+                route.provider.options,
+                images=self.images,
+                drop_oldest=attempts.drop,
             )
             if isinstance(request, Fail | Incomplete):
                 yield request
                 return
-            if shrunk and len(request["messages"]) == sent:  # as short as it gets: too long
-                yield Fail("invalid_prompt", f"{shrunk} (even with the oldest messages dropped)")
+            if (too_long := attempts.check(len(request["messages"]))) is not None:
+                yield too_long
                 return
-            sent, shrunk = len(request["messages"]), ""
-            assembler = Assembler()
-            problem: Problem | None = None
-            try:
-                async with aclosing(self._attempt(route, request, deadline, assembler)) as events:
-                    async for event in events:
-                        kept = published.keep(event)
-                        if isinstance(kept, Fail):
-                            yield kept
-                            return
-                        if kept is not None:
-                            yield kept
-            except Exception as exc:
-                problem = classify(exc, provider=route.provider.name, secret=_key(route))
-                if problem is None:
-                    raise
-            answer = assembler.answer()
+            attempt = _Attempt(Assembler())
+            async with aclosing(self._stream(route, request, deadline, attempt, replay)) as events:
+                async for event in events:
+                    yield event
+                    if isinstance(event, Fail):
+                        return
+            answer = attempt.assembler.answer()
             if answer.usage is not None:
                 yield answer.usage
-            problem = problem or _incomplete_answer(answer, route.provider.name)
+            problem = attempt.problem or _incomplete_answer(answer, route.provider.name)
             if problem is None:
-                for event in ending(answer, fallback_query=_last_user_text(turn)):
+                parallel = turn.run.get("parallel_tool_calls") is not False
+                for event in ending(
+                    answer, fallback_query=_last_user_text(turn), parallel=parallel
+                ):
                     yield event
                 return
-            if problem.context_length and _truncates(turn.run):
-                drop, shrunk = max(1, drop * 2), problem.message
-                continue
-            attempt += 1
-            wait = self._retry.delay(attempt - 1, problem)
-            if not problem.retryable or attempt >= self._retry.attempts:
-                yield Fail(problem.code, problem.message)
+            then = attempts.after(problem, now=self._clock.now(), deadline=deadline)
+            if isinstance(then, Fail):
+                yield then
                 return
-            if self._clock.now() + wait >= deadline:
-                yield Fail(problem.code, f"{problem.message} (no time left to retry)")
-                return
-            log.info("model call retried", extra={"provider": route.provider.name, "wait": wait})
-            await self._clock.sleep_until(self._clock.now() + wait)
-            published.next_attempt()
+            if isinstance(then, Retry):
+                log.info(
+                    "model call retried", extra={"provider": route.provider.name, "wait": then.wait}
+                )
+                await self._clock.sleep_until(self._clock.now() + then.wait)
+            replay.next_attempt()
 
-    async def _attempt(
+    async def _stream(
+        self,
+        route: Route,
+        request: Mapping[str, Any],
+        deadline: float,
+        attempt: _Attempt,
+        replay: Replay,
+    ) -> AsyncGenerator[BrainEvent, None]:
+        """One attempt's events not yet published; what went wrong, if anything, in `attempt`."""
+        try:
+            async with aclosing(self._call(route, request, deadline, attempt.assembler)) as events:
+                async for event in events:
+                    kept = replay.keep(event)
+                    if kept is not None:
+                        yield kept
+                    if isinstance(kept, Fail):
+                        return
+        except Exception as exc:
+            secret = route.provider.secret()
+            attempt.problem = classify(exc, provider=route.provider.name, secret=secret)
+            if attempt.problem is None:
+                raise
+
+    async def _call(
         self, route: Route, request: Mapping[str, Any], deadline: float, assembler: Assembler
     ) -> AsyncGenerator[BrainEvent, None]:
         """One streamed call; its events as they arrive, the rest in `assembler`."""
@@ -185,13 +186,15 @@ class ModelBrain:
                     yield event
 
 
+@dataclass
+class _Attempt:
+    assembler: Assembler
+    problem: Problem | None = None
+
+
 def _deadline(run: Mapping[str, Any], now: float) -> float:
     expires_at = run.get("expires_at")
     return float(expires_at) if isinstance(expires_at, int | float) else now + 600.0
-
-
-def _key(route: Route) -> str:
-    return route.provider.secret()
 
 
 def _truncates(run: Mapping[str, Any]) -> bool:
@@ -217,57 +220,3 @@ def _incomplete_answer(answer: Answer, provider: str) -> Problem | None:
         message = f"The model at {provider!r} answered with neither text nor tool calls."
         return Problem("server_error", message, retryable=True)
     return None
-
-
-class _Published:
-    """What the run has already published of this turn, so that a retried attempt, which
-    streams the answer again from its start, publishes only what goes beyond it."""
-
-    def __init__(self) -> None:
-        self._sent: dict[Any, str] = {}
-        self._seen: dict[Any, str] = {}
-        self._started: set[int] = set()
-        self._stale: set[int] = set()
-
-    def next_attempt(self) -> None:
-        self._seen = {}
-        self._stale = set()
-
-    def keep(self, event: BrainEvent) -> BrainEvent | Fail | None:
-        """The part of `event` not yet published; a `Fail` when the text no longer matches."""
-        if isinstance(event, TextDelta):
-            piece = self._beyond("text", event.text)
-            if piece is None:
-                message = "The model's answer changed when its interrupted stream was retried."
-                return Fail("server_error", message)
-            return TextDelta(piece) if piece else None
-        if isinstance(event, FunctionCallDelta):
-            return self._call(event)
-        return event
-
-    def _call(self, event: FunctionCallDelta) -> FunctionCallDelta | None:
-        index = event.index
-        if index in self._stale:
-            return None
-        piece = self._beyond(("call", index), event.arguments)
-        if piece is None:  # a preview only: the final calls carry the whole arguments
-            self._stale.add(index)
-            return None
-        first = index not in self._started
-        self._started.add(index)
-        if not (first or piece):
-            return None
-        call_id = event.call_id if first else None
-        name = event.name if first else None
-        return FunctionCallDelta(index, call_id, name, piece)
-
-    def _beyond(self, key: Any, piece: str) -> str | None:
-        seen = self._seen.get(key, "") + piece
-        self._seen[key] = seen
-        sent = self._sent.get(key, "")
-        if len(seen) <= len(sent):
-            return "" if sent.startswith(seen) else None
-        if not seen.startswith(sent):
-            return None
-        self._sent[key] = seen
-        return seen[max(len(sent), len(seen) - len(piece)) :]
