@@ -11,7 +11,8 @@ pointing at it. Measured from this process with the `openai` client:
   run, `thread.message.delta` events), `repeats` times each, alternating: time to the first
   delta after the request is sent, and the gaps between deltas. The server's added latency is
   the difference of the medians.
-- **Concurrency**: the fake answers after a fixed `delay`; N runs at once through one server
+- **Concurrency**: the fake answers after a fixed `delay` (5 deltas at once); after one
+  warm-up run, N runs at once through one server
   process, for growing N: wall time, runs per second, run latency p50 / p99, failures. A level
   is sustained when every run completes and p99 stays under `delay` + 1 s.
 
@@ -43,6 +44,7 @@ from runflow_server.model.fake import FakeChatModel, Scripted
 
 RESULTS = Path(__file__).parent / "results"
 WORD = "token "
+ANSWER_PIECES = 5  # the answer of the concurrency runs, sent at once after the delay
 
 
 @dataclass(frozen=True)
@@ -95,11 +97,12 @@ def _child(command: list[str], port: int) -> Iterator[None]:
 
 
 @contextmanager
-def servers(plan: Plan, *, delay: float) -> Iterator[tuple[str, str]]:
-    """The fake and the run server in front of it; yields their /v1 URLs."""
+def servers(pieces: int, pause: float, delay: float) -> Iterator[tuple[str, str]]:
+    """The fake (answering `pieces` deltas `pause` apart, `delay` after each request) and the
+    run server in front of it; yields their /v1 URLs."""
     fake_port, server_port = _free_port(), _free_port()
     fake = [sys.executable, "-m", "benchmarks.model_brain", "--serve-fake", str(fake_port)]
-    fake += ["--pieces", str(plan.pieces), "--pause", str(plan.pause), "--delay", str(delay)]
+    fake += ["--pieces", str(pieces), "--pause", str(pause), "--delay", str(delay)]
     server = [sys.executable, "-m", "runflow_server", "--port", str(server_port)]
     server += ["--model-base-url", f"http://127.0.0.1:{fake_port}/v1"]
     with _child(fake, fake_port), _child(server, server_port):
@@ -140,7 +143,7 @@ def _gaps(times: list[float]) -> list[float]:
 
 
 async def latency(plan: Plan) -> dict[str, Any]:
-    with servers(plan, delay=0.0) as (fake_url, server_url):
+    with servers(plan.pieces, plan.pause, 0.0) as (fake_url, server_url):
         direct = AsyncOpenAI(base_url=fake_url, api_key="k", max_retries=0)
         served = AsyncOpenAI(base_url=server_url, api_key="k", max_retries=0)
         assistant = await served.beta.assistants.create(model="gpt-4o-mini")
@@ -187,9 +190,11 @@ async def _one_run(client: AsyncOpenAI, assistant_id: str, thread_id: str) -> tu
 
 async def concurrency(plan: Plan) -> list[dict[str, Any]]:
     levels = []
-    with servers(plan, delay=plan.delay) as (_, server_url):
+    with servers(ANSWER_PIECES, 0.0, plan.delay) as (_, server_url):
         client = AsyncOpenAI(base_url=server_url, api_key="k", max_retries=0, timeout=120)
         assistant = await client.beta.assistants.create(model="gpt-4o-mini")
+        warm = await client.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
+        await _one_run(client, assistant.id, warm.id)  # first-use costs out of the figures
         for level in plan.levels:
             threads = [
                 await client.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
@@ -226,9 +231,9 @@ async def concurrency(plan: Plan) -> list[dict[str, Any]]:
 def to_markdown(result: dict[str, Any]) -> str:
     lat, plan = result["latency"], result["plan"]
     lines = [
-        f"Fake model: {plan['pieces']} deltas {plan['pause'] * 1000:.0f} ms apart "
-        f"(latency), answering after {plan['delay'] * 1000:.0f} ms (concurrency); "
-        f"{plan['repeats']} repeats.",
+        f"Fake model: {plan['pieces']} deltas {plan['pause'] * 1000:.0f} ms apart, "
+        f"{plan['repeats']} repeats (latency); {ANSWER_PIECES} deltas at once after "
+        f"{plan['delay'] * 1000:.0f} ms (concurrency).",
         "",
         "| | direct to the fake | through the run server | added |",
         "|---|---|---|---|",
