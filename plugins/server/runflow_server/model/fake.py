@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -65,7 +66,8 @@ class Scripted:
 
     `end`: `done` (then `data: [DONE]`), `clean` (the body just ends, no finish, no `[DONE]`),
     `abort` (the connection is dropped after the chunks). `delay`: seconds before the answer
-    starts; `pause`: seconds before each chunk.
+    starts; `pause`: seconds before each chunk. `gate`: after `gate_after` chunks, the stream
+    waits until the gate (a `threading.Event`, so a test in another thread can open it) is set.
     """
 
     chunks: tuple[JSON, ...] = ()
@@ -76,6 +78,8 @@ class Scripted:
     delay: float = 0.0
     pause: float = 0.0
     usage: tuple[int, int] | None = (10, 5)
+    gate: threading.Event | None = None
+    gate_after: int = 1
 
     @classmethod
     def text(cls, text: str, *, pieces: int = 3, finish: str = "stop", **options: Any) -> Scripted:
@@ -220,7 +224,9 @@ class FakeChatModel:
 
     async def _events(self, chunks: Sequence[JSON], answer: Scripted) -> AsyncIterator[bytes]:
         try:
-            for item in chunks:
+            for number, item in enumerate(chunks):
+                if answer.gate is not None and number == answer.gate_after:
+                    await anyio.to_thread.run_sync(answer.gate.wait, abandon_on_cancel=True)
                 if answer.pause:
                     await asyncio.sleep(answer.pause)
                 yield f"data: {json.dumps(item)}\n\n".encode()
