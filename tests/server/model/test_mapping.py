@@ -430,3 +430,16 @@ def test_built_in_arguments_are_taken_as_meant(
     kind: str, arguments: str, expected: tuple[str, tuple[str, ...]]
 ) -> None:
     assert builtin_arguments(kind, arguments) == expected
+
+
+def test_attached_files_are_named_to_the_model() -> None:
+    message = user_message("Plot this")
+    message["attachments"] = [
+        {"file_id": "file-csv", "tools": [{"type": "code_interpreter"}]},
+        {"file_id": "file-doc", "tools": [{"type": "file_search"}, {"type": "code_interpreter"}]},
+    ]
+    [sent] = request(make_turn(messages=[message]))["messages"]
+    assert sent["content"] == (
+        "Plot this\n[attached files: file-csv for code_interpreter, "
+        "file-doc for code_interpreter and file_search]"
+    )

@@ -257,9 +257,22 @@ def _message(message: Mapping[str, Any], images: ImageSource | None, vision: boo
             parts.append({"type": "text", "text": part["text"]["value"]})
         elif kind in ("image_url", "image_file"):
             parts.append(_image_part(part, images, vision and role == "user"))
+    if message.get("attachments"):
+        parts.append({"type": "text", "text": _attachment_note(message["attachments"])})
     if all(part["type"] == "text" for part in parts):
         return {"role": role, "content": "\n".join(part["text"] for part in parts)}
     return {"role": role, "content": parts}
+
+
+def _attachment_note(attachments: Sequence[Mapping[str, Any]]) -> str:
+    """The files attached to a message, said in words: the model learns their ids, and where
+    the tools see them (code interpreter: in /mnt/data; file search: searchable)."""
+    described = []
+    for attachment in attachments:
+        tools = sorted({tool.get("type", "") for tool in attachment.get("tools") or []})
+        uses = f" for {' and '.join(tools)}" if tools else ""
+        described.append(f"{attachment.get('file_id')}{uses}")
+    return f"[attached files: {', '.join(described)}]"
 
 
 def _image_part(part: Mapping[str, Any], images: ImageSource | None, vision: bool) -> JSON:
