@@ -304,6 +304,8 @@ def test_sampling_budget_and_parallel_calls_are_passed_on() -> None:
     assert (sent["temperature"], sent["top_p"]) == (0.2, 0.9)
     assert sent["max_completion_tokens"] == 300
     assert sent["parallel_tool_calls"] is False
+    assert "reasoning_effort" not in sent
+    assert request(make_turn("Hi", run={"reasoning_effort": "low"}))["reasoning_effort"] == "low"
     older = ChatOptions(max_tokens_param="max_tokens", stream_usage=False)
     sent = request(make_turn("Hi", run=run), options=older)
     assert sent["max_tokens"] == 300 and "max_completion_tokens" not in sent

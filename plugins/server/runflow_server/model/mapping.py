@@ -17,7 +17,8 @@ for (a `tool_choice` naming no tool, a prompt over `max_prompt_tokens`). What go
   `python(code)`, `file_search` as `file_search(queries)`;
 - `tool_choice` mapped; a forcing choice (`required`, a named tool) only on the run's first model
   turn, `auto` once tool results are back (forcing every turn would loop);
-- `temperature`, `top_p`, `response_format`, `parallel_tool_calls`, the completion budget, and
+- `temperature`, `top_p`, `reasoning_effort` (when set), `response_format`,
+  `parallel_tool_calls`, the completion budget, and
   `stream_options.include_usage` (the usage is summed into the run).
 """
 
@@ -195,7 +196,7 @@ def chat_request(
     if tools:
         request |= {"tools": tools, "tool_choice": choice}
         request["parallel_tool_calls"] = run.get("parallel_tool_calls") is not False
-    for name in ("temperature", "top_p"):
+    for name in ("temperature", "top_p", "reasoning_effort"):
         if run.get(name) is not None:
             request[name] = run[name]
     if run.get("max_completion_tokens") is not None:
