@@ -209,7 +209,24 @@ def test_built_in_calls_read_as_the_functions_the_model_was_offered() -> None:
         },
     )
     tools = [{"type": "code_interpreter"}, {"type": "file_search"}]
-    turn = make_turn("Go", assistant={"tools": tools}, rounds=[[code], [search]])
+    again = ToolResult(
+        "call_fs2",
+        "file_search",
+        '{"queries": ["support"]}',
+        "1 result",
+        details={
+            "file_search": {
+                "results": [
+                    {
+                        "file_id": "file-2",
+                        "file_name": "faq.md",
+                        "content": [{"type": "text", "text": "Mail us."}],
+                    }
+                ]
+            }
+        },
+    )
+    turn = make_turn("Go", assistant={"tools": tools}, rounds=[[code], [search], [again]])
     messages = request(turn)["messages"]
     assert messages[1]["tool_calls"][0]["function"] == {
         "name": "python",
@@ -223,14 +240,16 @@ def test_built_in_calls_read_as_the_functions_the_model_was_offered() -> None:
     assert messages[4]["content"] == (
         "【0:0†policy.md】\nRefunds within 30 days.\n\n【0:1†faq.md】\nAsk support."
     )
+    # the engine numbers results across the run's searches: the second search goes on at 2
+    assert messages[6]["content"] == "【1:2†faq.md】\nMail us."
 
 
 def test_search_output_that_carries_markers_is_passed_on_and_no_content_falls_back() -> None:
     marked = ToolResult("c", "file_search", "{}", "【3:0†a.md】 text")
-    assert search_result_blocks(0, marked) == "【3:0†a.md】 text"
+    assert search_result_blocks(0, 0, marked) == "【3:0†a.md】 text"
     bare = ToolResult("c", "file_search", "{}", "nothing found", details={"file_search": {}})
-    assert search_result_blocks(0, bare) == "nothing found"
-    assert search_result_blocks(0, ToolResult("c", "file_search", "{}", "")) == "No results."
+    assert search_result_blocks(0, 0, bare) == "nothing found"
+    assert search_result_blocks(0, 0, ToolResult("c", "file_search", "{}", "")) == "No results."
 
 
 def test_tools_function_as_they_are_and_built_ins_as_functions() -> None:

@@ -299,7 +299,7 @@ def _round_messages(rounds: Sequence[Sequence[ToolResult]], texts: Sequence[str]
     model wrote before its calls (the records keep no finer order), any left over after them.
     """
     messages: list[JSON] = []
-    searches = 0
+    searches, cited = 0, 0  # the run's file searches so far, and their results
     for number, round_ in enumerate(rounds):
         calls: list[JSON] = []
         answers: list[JSON] = []
@@ -308,8 +308,9 @@ def _round_messages(rounds: Sequence[Sequence[ToolResult]], texts: Sequence[str]
             arguments = _round_arguments(result)
             output = result.output
             if result.name == "file_search":
-                output = search_result_blocks(searches, result)
+                output = search_result_blocks(searches, cited, result)
                 searches += 1
+                cited += len(_search_results(result))
             function = {"name": name, "arguments": arguments}
             calls.append({"id": result.call_id, "type": "function", "function": function})
             answers.append({"role": "tool", "tool_call_id": result.call_id, "content": output})
@@ -369,24 +370,31 @@ def _strip_fences(text: str) -> str:
     return stripped
 
 
-def search_result_blocks(message_index: int, result: ToolResult) -> str:
+def _search_results(result: ToolResult) -> list[Mapping[str, Any]]:
+    details = (result.details or {}).get("file_search") or {}
+    return [hit for hit in details.get("results") or [] if isinstance(hit, Mapping)]
+
+
+def search_result_blocks(message_index: int, first: int, result: ToolResult) -> str:
     """What the model reads back from a file search: one text block per result, headed by its
     citation marker `【{message_index}:{result_index}†{filename}】`.
 
-    When the search's own output already carries markers, it is passed on as it is (the file
-    search tool numbered them). Without result contents in the step, the output text is used.
+    `message_index` counts the run's file searches, `result_index` their results across the
+    run from `first` on, in the order the searches returned them: the numbering the engine
+    reads markers back with (`annotations.py`), so a marker the model copies becomes the
+    `file_citation` of that result. When the search's own output already carries markers, it
+    is passed on as it is; without result contents in the step, the output text is used.
     """
     if "【" in result.output:
         return result.output
-    details = (result.details or {}).get("file_search") or {}
     blocks = []
-    for index, hit in enumerate(details.get("results") or []):
+    for offset, hit in enumerate(_search_results(result)):
         content = hit.get("content") or []
         text = "\n".join(part.get("text", "") for part in content if isinstance(part, Mapping))
         if not text:
             continue
         name = hit.get("file_name") or hit.get("file_id") or "source"
-        blocks.append(f"【{message_index}:{index}†{name}】\n{text}")
+        blocks.append(f"【{message_index}:{first + offset}†{name}】\n{text}")
     if not blocks:
         return result.output or "No results."
     return "\n\n".join(blocks)
