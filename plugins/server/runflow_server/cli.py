@@ -30,7 +30,7 @@ from .clock import SystemClock
 from .faults import FaultConfigError
 from .middleware import MAX_BODY_BYTES, MAX_UPLOAD_BYTES
 from .model import ModelConfigError
-from .model.legacy import DecidingModelBrain
+from .model.images import image_source
 from .model.options import add_model_arguments, model_brain_from_args
 from .scenario import ScenarioError
 from .serving import BACKLOG, HEADER_TIMEOUT, KEEP_ALIVE, LIMIT_CONCURRENCY, server_options
@@ -133,7 +133,7 @@ def serve_command(argv: list[str]) -> int:
         app = create_app(
             db=args.db,
             clock=clock,
-            brain=None if model_brain is None else DecidingModelBrain(model_brain),
+            brain=model_brain,
             scenario=args.scenario,
             run_expiry_seconds=args.expiry,
             faults=args.faults,
@@ -144,6 +144,8 @@ def serve_command(argv: list[str]) -> int:
     except (ScenarioError, FaultConfigError, ModelConfigError) as exc:
         print(f"runflow serve: {exc}", file=sys.stderr)
         return 2
+    if model_brain is not None:
+        model_brain.images = image_source(app.state.engine.files.read)
     bounds = server_options(
         header_timeout=args.header_timeout,
         keep_alive=args.keep_alive,

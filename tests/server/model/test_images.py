@@ -36,3 +36,8 @@ def test_a_source_reads_files_by_id() -> None:
     assert (source("file-img") or "").startswith("data:image/png;base64,")
     assert source("file-txt") is None
     assert source("file-missing") is None
+
+    def storage(file_id: str) -> bytes:  # the server's FileStorage.read
+        return files[file_id]
+
+    assert image_source(storage)("file-missing") is None

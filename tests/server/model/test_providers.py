@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from runflow.testing import FakeClock
-from runflow_server.errors import APIError
 from runflow_server.model import (
     API_KEY_ENV,
     ModelBrain,
@@ -17,7 +16,6 @@ from runflow_server.model import (
     load_model_config,
     model_config_from_flags,
 )
-from runflow_server.model.mapping import check_tool_names
 from runflow_server.model.options import add_model_arguments, model_brain_from_args
 
 KEY = "sk-config-secret-0123456789"
@@ -170,12 +168,3 @@ def test_serve_flags_make_a_brain_or_none(tmp_path: Path) -> None:
 def test_serve_flags_that_cannot_work(argv: list[str], problem: str) -> None:
     with pytest.raises(ModelConfigError, match=problem):
         model_brain_from_args(parse(*argv), FakeClock())
-
-
-def test_a_function_taking_a_built_ins_name_is_a_400() -> None:
-    tools = [{"type": "code_interpreter"}, {"type": "function", "function": {"name": "python"}}]
-    with pytest.raises(APIError) as caught:
-        check_tool_names(tools)
-    assert (caught.value.status, caught.value.param) == (400, "tools")
-    assert "reserved" in caught.value.message
-    check_tool_names([{"type": "function", "function": {"name": "python"}}])

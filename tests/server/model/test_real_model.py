@@ -20,7 +20,6 @@ from runflow.testing import inprocess_client
 from runflow_server import create_app
 from runflow_server.clock import SystemClock
 from runflow_server.model import API_KEY_ENV, ModelBrain, model_config_from_flags
-from runflow_server.model.legacy import DecidingModelBrain
 
 BASE_URL = os.environ.get("RUNFLOW_MODEL_BASE_URL")
 MODEL = os.environ.get("RUNFLOW_MODEL")
@@ -40,7 +39,7 @@ async def client() -> AsyncIterator[Any]:
         BASE_URL or "", os.environ.get(API_KEY_ENV), [f"gpt-4o-mini={MODEL}"]
     )
     brain = ModelBrain(config, clock=clock)
-    app = create_app(clock=clock, brain=DecidingModelBrain(brain))
+    app = create_app(clock=clock, brain=brain)
     client = inprocess_client(app)
     yield client
     await client.close()

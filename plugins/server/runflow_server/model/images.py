@@ -1,6 +1,6 @@
 """An `image_file` part's bytes as a URL a chat model takes: a base64 `data:` URL.
 
-`image_source(read)` turns a file reader (file id -> bytes, or None when unknown) into the
+`image_source(read)` turns a file reader (file id -> bytes) into the
 `ImageSource` the mapping asks; the type is read from the bytes themselves (PNG, JPEG, GIF,
 WEBP, the formats vision models take), so a file that is no image is not sent as one.
 """
@@ -38,10 +38,14 @@ def image_data_url(data: bytes) -> str | None:
 
 
 def image_source(read: Callable[[str], bytes | None]) -> ImageSource:
-    """The mapping's `ImageSource` over a reader of file bytes."""
+    """The mapping's `ImageSource` over a reader of file bytes (the server's
+    `FileStorage.read`: KeyError, or None, for a file it does not have)."""
 
     def source(file_id: str) -> str | None:
-        data = read(file_id)
+        try:
+            data = read(file_id)
+        except KeyError:
+            return None
         return None if data is None else image_data_url(data)
 
     return source

@@ -29,7 +29,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..errors import bad_request
 from ._protocol import Fail, Incomplete, ToolResult, Turn
 
 __all__ = [
@@ -40,7 +39,6 @@ __all__ = [
     "chat_request",
     "chat_tool_choice",
     "chat_tools",
-    "check_tool_names",
     "estimate_tokens",
     "search_result_blocks",
     "tool_name_clash",
@@ -118,14 +116,6 @@ def tool_name_clash(tools: Sequence[Mapping[str, Any]]) -> str | None:
                     f"to the model as a function of that name. Rename the function."
                 )
     return None
-
-
-def check_tool_names(tools: Sequence[Mapping[str, Any]]) -> None:
-    """Refuse (400, param `tools`) an assistant or run whose function clashes with a built-in's
-    name (`tool_name_clash`); call it where an assistant or a run is created or updated."""
-    message = tool_name_clash(tools)
-    if message is not None:
-        raise bad_request(message, param="tools", code="invalid_value")
 
 
 def chat_tools(tools: Sequence[Mapping[str, Any]]) -> list[JSON]:
