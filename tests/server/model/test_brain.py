@@ -301,8 +301,8 @@ async def test_required_answered_with_text_is_the_reply(brains: Brains) -> None:
 
 async def test_length_ends_the_run_incomplete(brains: Brains) -> None:
     fake = FakeChatModel.of(Scripted.text("Once upon a time", finish="length"))
-    events = await respond(brains(fake), make_turn("Story", run={"max_completion_tokens": 16}))
-    assert fake.requests[0]["max_completion_tokens"] == 16
+    events = await respond(brains(fake), make_turn("Story", run={"max_completion_tokens": 300}))
+    assert fake.requests[0]["max_completion_tokens"] == 300
     assert events[-1] == Incomplete("max_completion_tokens")
 
 
