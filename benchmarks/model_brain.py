@@ -13,7 +13,8 @@ pointing at it. Measured from this process with the `openai` client:
   the difference of the medians.
 - **Concurrency**: the fake answers after a fixed `delay` (5 deltas at once); after one
   warm-up run, N runs at once through one server
-  process, for growing N: wall time, runs per second, run latency p50 / p99, failures. A level
+  process, for growing N: wall time, runs per second, run latency p50 / p99, failures, CPU
+  per run of the server, the fake and this client process. A level
   is sustained when every run completes and p99 stays under `delay` + 1 s.
 
 Writes `model_brain.json` and `model_brain.md` to `--out` (`benchmarks/results/`).
@@ -24,12 +25,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -73,8 +76,14 @@ def _free_port() -> int:
         return port
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux `/proc`)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def _child(command: list[str], port: int) -> Iterator[None]:
+def _child(command: list[str], port: int) -> Iterator[int]:
     """A child process, once it accepts connections on `port`; its log goes to a temp file
     (a pipe nobody reads would fill up and stop it)."""
     with tempfile.TemporaryFile() as log:
@@ -90,23 +99,36 @@ def _child(command: list[str], port: int) -> Iterator[None]:
                     break
                 except OSError:
                     time.sleep(0.05)
-            yield
+            yield process.pid
         finally:
             process.terminate()
             process.wait(timeout=10)
 
 
+@dataclass(frozen=True)
+class Servers:
+    fake_url: str
+    server_url: str
+    fake_pid: int
+    server_pid: int
+
+
 @contextmanager
-def servers(pieces: int, pause: float, delay: float) -> Iterator[tuple[str, str]]:
+def servers(pieces: int, pause: float, delay: float) -> Iterator[Servers]:
     """The fake (answering `pieces` deltas `pause` apart, `delay` after each request) and the
-    run server in front of it; yields their /v1 URLs."""
+    run server in front of it."""
     fake_port, server_port = _free_port(), _free_port()
     fake = [sys.executable, "-m", "benchmarks.model_brain", "--serve-fake", str(fake_port)]
     fake += ["--pieces", str(pieces), "--pause", str(pause), "--delay", str(delay)]
     server = [sys.executable, "-m", "runflow_server", "--port", str(server_port)]
     server += ["--model-base-url", f"http://127.0.0.1:{fake_port}/v1"]
-    with _child(fake, fake_port), _child(server, server_port):
-        yield f"http://127.0.0.1:{fake_port}/v1", f"http://127.0.0.1:{server_port}/v1"
+    with _child(fake, fake_port) as fake_pid, _child(server, server_port) as server_pid:
+        yield Servers(
+            f"http://127.0.0.1:{fake_port}/v1",
+            f"http://127.0.0.1:{server_port}/v1",
+            fake_pid,
+            server_pid,
+        )
 
 
 async def _direct(client: AsyncOpenAI) -> list[float]:
@@ -143,9 +165,9 @@ def _gaps(times: list[float]) -> list[float]:
 
 
 async def latency(plan: Plan) -> dict[str, Any]:
-    with servers(plan.pieces, plan.pause, 0.0) as (fake_url, server_url):
-        direct = AsyncOpenAI(base_url=fake_url, api_key="k", max_retries=0)
-        served = AsyncOpenAI(base_url=server_url, api_key="k", max_retries=0)
+    with servers(plan.pieces, plan.pause, 0.0) as up:
+        direct = AsyncOpenAI(base_url=up.fake_url, api_key="k", max_retries=0)
+        served = AsyncOpenAI(base_url=up.server_url, api_key="k", max_retries=0)
         assistant = await served.beta.assistants.create(model="gpt-4o-mini")
         firsts: dict[str, list[float]] = {"direct": [], "server": []}
         gaps: dict[str, list[float]] = {"direct": [], "server": []}
@@ -190,8 +212,8 @@ async def _one_run(client: AsyncOpenAI, assistant_id: str, thread_id: str) -> tu
 
 async def concurrency(plan: Plan) -> list[dict[str, Any]]:
     levels = []
-    with servers(ANSWER_PIECES, 0.0, plan.delay) as (_, server_url):
-        client = AsyncOpenAI(base_url=server_url, api_key="k", max_retries=0, timeout=120)
+    with servers(ANSWER_PIECES, 0.0, plan.delay) as up:
+        client = AsyncOpenAI(base_url=up.server_url, api_key="k", max_retries=0, timeout=120)
         assistant = await client.beta.assistants.create(model="gpt-4o-mini")
         warm = await client.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
         await _one_run(client, assistant.id, warm.id)  # first-use costs out of the figures
@@ -205,13 +227,24 @@ async def concurrency(plan: Plan) -> list[dict[str, Any]]:
             async def run(thread_id: str, sink: list[tuple[float, str]] = results) -> None:
                 sink.append(await _one_run(client, assistant.id, thread_id))
 
-            start = time.perf_counter()
+            start, server_cpu, fake_cpu = (
+                time.perf_counter(),
+                cpu_seconds(up.server_pid),
+                cpu_seconds(up.fake_pid),
+            )
+            client_cpu = time.process_time()
             async with anyio.create_task_group() as group:
                 for thread in threads:
                     group.start_soon(run, thread.id)
             wall = time.perf_counter() - start
+            cpu = {
+                "server": cpu_seconds(up.server_pid) - server_cpu,
+                "fake": cpu_seconds(up.fake_pid) - fake_cpu,
+                "client": time.process_time() - client_cpu,
+            }
             durations = sorted(d for d, _ in results)
-            failed = sum(1 for _, status in results if status != "completed")
+            failures = Counter(status for _, status in results if status != "completed")
+            failed = sum(failures.values())
             p99 = durations[min(len(durations) - 1, int(0.99 * len(durations)))]
             levels.append(
                 {
@@ -221,6 +254,8 @@ async def concurrency(plan: Plan) -> list[dict[str, Any]]:
                     "p50_s": statistics.median(durations),
                     "p99_s": p99,
                     "failed": failed,
+                    "failures": dict(failures),
+                    "cpu_ms_per_run": {k: 1000 * v / level for k, v in cpu.items()},
                     "sustained": failed == 0 and p99 < plan.delay + 1.0,
                 }
             )
@@ -244,14 +279,17 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"| deltas per answer (median) | {lat['deltas']['direct']:.0f} | "
         f"{lat['deltas']['server']:.0f} | |",
         "",
-        "| concurrent runs | wall | runs/s | p50 | p99 | failed | sustained |",
-        "|---|---|---|---|---|---|---|",
+        "| concurrent runs | wall | runs/s | p50 | p99 | failed | sustained "
+        "| CPU per run: server / fake / client |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for level in result["concurrency"]:
+        cpu = level["cpu_ms_per_run"]
         lines.append(
             f"| {level['runs']} | {level['wall_s']:.2f} s | {level['runs_per_s']:.1f} | "
             f"{level['p50_s']:.2f} s | {level['p99_s']:.2f} s | {level['failed']} | "
-            f"{'yes' if level['sustained'] else 'no'} |"
+            f"{'yes' if level['sustained'] else 'no'} | "
+            f"{cpu['server']:.1f} / {cpu['fake']:.1f} / {cpu['client']:.1f} ms |"
         )
     return "\n".join(lines) + "\n"
 
