@@ -178,11 +178,10 @@ def test_built_in_calls_are_not_previewed_and_go_to_the_server() -> None:
             chunk({"content": "Computing."}),
             call(0, "call_py", "python", '{"code": "print(1)"}'),
             call(1, "call_fs", "file_search", '{"queries": ["x"]}'),
-            call(2, "call_f", "get_weather", "{}"),
             chunk({}, "tool_calls"),
         ]
     )
-    assert events == [TextDelta("Computing."), FunctionCallDelta(2, "call_f", "get_weather", "{}")]
+    assert events == [TextDelta("Computing.")]
     assert ending(answer) == [
         CallBuiltins(
             (
@@ -191,6 +190,18 @@ def test_built_in_calls_are_not_previewed_and_go_to_the_server() -> None:
             )
         )
     ]
+
+
+def test_a_turn_mixing_functions_and_built_ins_makes_the_functions() -> None:
+    events, answer = feed(
+        [
+            call(0, "call_py", "python", '{"code": "print(1)"}'),
+            call(1, "call_f", "get_weather", "{}"),
+            chunk({}, "tool_calls"),
+        ]
+    )
+    assert events == [FunctionCallDelta(1, "call_f", "get_weather", "{}")]  # already streamed
+    assert ending(answer) == [CallFunctions((ToolCall("get_weather", "{}", "call_f"),))]
 
 
 def test_a_search_without_queries_searches_the_users_words() -> None:

@@ -181,28 +181,31 @@ def _unfenced(text: str) -> str:
 def ending(answer: Answer, *, fallback_query: str = "", parallel: bool = True) -> list[BrainEvent]:
     """The terminal events of a finished turn: the calls to make, or the end of the reply.
 
-    A reply ends with no terminal event (the text already sent is the message). Calls the
-    server runs itself come first when a turn mixes them with function calls (the function
-    calls are dropped: the model, called again with the results, asks for them again). With
-    `parallel` false (the run's `parallel_tool_calls`), only the first call is made, as the
-    hosted API guaranteed, whatever the model sent.
+    A reply ends with no terminal event (the text already sent is the message). When a turn
+    mixes function calls with calls the server runs itself, the function calls are made (their
+    arguments were already streamed to the client) and the built-in ones dropped: the model,
+    called again with the functions' outputs, asks for them again. With `parallel` false (the
+    run's `parallel_tool_calls`), only the first call is made, as the hosted API guaranteed.
     """
     if answer.finish_reason == "length":
         return [Incomplete("max_completion_tokens")]
     if answer.finish_reason == "content_filter":
         return [Fail("server_error", "The model's answer was stopped by its content filter.")]
     calls = answer.named_calls()
-    if not parallel:
-        calls = calls[:1]
-    builtins = [_builtin(call, fallback_query) for call in calls if call.name in _BUILTIN_TYPES]
+    functions = [call for call in calls if call.name not in _BUILTIN_TYPES]
+    if functions:
+        made = functions if parallel else functions[:1]
+        return [
+            CallFunctions(
+                tuple(
+                    ToolCall(call.name or "", function_arguments(call.arguments), call.call_id)
+                    for call in made
+                )
+            )
+        ]
+    builtins = [_builtin(call, fallback_query) for call in calls]
     if builtins:
-        return [CallBuiltins(tuple(builtins))]
-    if calls:
-        functions = tuple(
-            ToolCall(call.name or "", function_arguments(call.arguments), call.call_id)
-            for call in calls
-        )
-        return [CallFunctions(functions)]
+        return [CallBuiltins(tuple(builtins if parallel else builtins[:1]))]
     return []
 
 
