@@ -211,12 +211,14 @@ def _last_user_text(turn: Turn) -> str:
 
 
 def _incomplete_answer(answer: Answer, provider: str) -> Problem | None:
-    """A stream that said nothing usable: cut before its calls were whole, or empty."""
+    """A stream that ended without error but said nothing usable: calls cut before their
+    arguments were whole, or nothing at all. (Text without a `finish_reason` stands: some
+    servers never send one; a connection lost mid-answer raises instead, and is retried.)"""
     calls = answer.named_calls()
-    if answer.cut and not (calls and all(call.complete() for call in calls)):
+    if answer.cut and calls and not all(call.complete() for call in calls):
         message = f"The model at {provider!r} stopped streaming before its answer was complete."
         return Problem("server_error", message, retryable=True)
-    if not answer.cut and not answer.text and not calls and answer.finish_reason != "length":
+    if not answer.text and not calls and answer.finish_reason != "length":
         message = f"The model at {provider!r} answered with neither text nor tool calls."
         return Problem("server_error", message, retryable=True)
     return None

@@ -16,8 +16,9 @@ Quirks of real servers this copes with:
 - arguments that are not JSON: empty ones become `{}`, a JSON value followed by junk or wrapped
   in a code fence is cut out, the rest is passed on as it came (the client's tool layer answers
   the model with an error it can correct);
-- a stream that ends without a `finish_reason` (cut): `answer().cut` says so, and the brain
-  retries unless what arrived is complete.
+- a stream that ends without a `finish_reason`: `answer().cut` says so; the brain retries
+  when calls were left incomplete or nothing came, and keeps text (some servers never send
+  a reason; a connection lost mid-answer raises, and is retried).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class Answer:
 
     @property
     def cut(self) -> bool:
-        """The stream ended without saying why: a connection lost mid-answer."""
+        """The stream ended without a `finish_reason` (cut, or a server that sends none)."""
         return self.finish_reason is None
 
     def named_calls(self) -> list[PendingCall]:
