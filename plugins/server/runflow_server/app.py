@@ -10,7 +10,8 @@ client = openai.AsyncOpenAI(
 ```
 
 Nothing here needs the ASGI lifespan to have run: the engine starts its background tasks on
-first use. When a lifespan does run (uvicorn), its shutdown cancels them and closes the store.
+first use. When a lifespan does run (uvicorn), its shutdown cancels them, closes the store
+and the `brain`'s connections (when it has an `aclose()`, as the model brain does).
 `app.state.engine` is the `RunEngine`; `await app.state.engine.wait_until_settled()` waits for
 runs created without a stream to come to rest.
 
@@ -124,6 +125,9 @@ def create_app(
             yield
         finally:
             await engine.aclose()
+            close = getattr(brain, "aclose", None)  # a model brain's connections
+            if close is not None:
+                await close()
             store.close()
 
     api = routes()

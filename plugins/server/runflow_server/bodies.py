@@ -250,8 +250,23 @@ def _tool_limit(most: int) -> AfterValidator:
     return AfterValidator(check)
 
 
+def _no_reserved_names(value: list[Any] | None) -> list[Any] | None:
+    """Refuse a function named like the function a built-in tool beside it is offered to a
+    model as (`python` for code_interpreter, `file_search`): see `model/mapping.py`."""
+    from .model.mapping import tool_name_clash  # here: the model package imports this module
+
+    if value is not None:
+        clash = tool_name_clash([tool.model_dump() for tool in value])
+        if clash is not None:
+            raise ValueError(clash.removesuffix("."))
+    return value
+
+
+_RESERVED = AfterValidator(_no_reserved_names)
+
+
 class _ToolsMixin(_Body):
-    tools: Annotated[list[Tool] | None, _tool_limit(MAX_TOOLS)] = None
+    tools: Annotated[list[Tool] | None, _tool_limit(MAX_TOOLS), _RESERVED] = None
 
 
 class AssistantBody(_ToolsMixin):
@@ -294,7 +309,7 @@ class RunOptions(_Body):
     """What a run may override of its assistant; shared by create run and create thread and run."""
 
     assistant_id: str
-    tools: Annotated[list[Tool] | None, _tool_limit(MAX_RUN_TOOLS)] = None
+    tools: Annotated[list[Tool] | None, _tool_limit(MAX_RUN_TOOLS), _RESERVED] = None
     model: str | None = None
     instructions: str | None = Field(default=None, max_length=MAX_INSTRUCTIONS_CHARS)
     metadata: Metadata | None = None

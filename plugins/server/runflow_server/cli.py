@@ -5,6 +5,8 @@ runflow serve --host 127.0.0.1 --port 8000 [--db PATH] [--scenario FILE] [--expi
               [--faults FILE] [--api-key KEY] [--max-body-bytes N] [--max-upload-bytes N]
               [--header-timeout SECONDS] [--keep-alive SECONDS] [--limit-concurrency N]
               [--backlog N]
+              [--model-base-url URL [--model-api-key KEY] [--model-map A=B ...]]
+              [--model-config FILE] [--model-max-turns N]
 python -m runflow_server --port 8000
 ```
 The connection bounds (`serving.py`): request headers must be complete within
@@ -24,8 +26,12 @@ import sys
 import uvicorn
 
 from .app import create_app
+from .clock import SystemClock
 from .faults import FaultConfigError
 from .middleware import MAX_BODY_BYTES, MAX_UPLOAD_BYTES
+from .model import ModelConfigError
+from .model.images import image_source
+from .model.options import add_model_arguments, model_brain_from_args
 from .scenario import ScenarioError
 from .serving import BACKLOG, HEADER_TIMEOUT, KEEP_ALIVE, LIMIT_CONCURRENCY, server_options
 
@@ -60,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"largest multipart upload to /files, in bytes ({MAX_UPLOAD_BYTES}: 513 MiB)",
     )
     _connection_flags(parser)
+    add_model_arguments(parser)
     return parser
 
 
@@ -120,9 +127,13 @@ def _positive(text: str) -> int:
 def serve_command(argv: list[str]) -> int:
     """Parse `argv` (the arguments after `serve`) and serve until interrupted."""
     args = _parser().parse_args(argv)
+    clock = SystemClock()
     try:
+        model_brain = model_brain_from_args(args, clock)
         app = create_app(
             db=args.db,
+            clock=clock,
+            brain=model_brain,
             scenario=args.scenario,
             run_expiry_seconds=args.expiry,
             faults=args.faults,
@@ -130,9 +141,11 @@ def serve_command(argv: list[str]) -> int:
             max_body_bytes=args.max_body_bytes,
             max_upload_bytes=args.max_upload_bytes,
         )
-    except (ScenarioError, FaultConfigError) as exc:
+    except (ScenarioError, FaultConfigError, ModelConfigError) as exc:
         print(f"runflow serve: {exc}", file=sys.stderr)
         return 2
+    if model_brain is not None:
+        model_brain.images = image_source(app.state.engine.files.read)
     bounds = server_options(
         header_timeout=args.header_timeout,
         keep_alive=args.keep_alive,
