@@ -135,6 +135,8 @@ class WorkerProcess:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 async def start_workers(
@@ -151,17 +153,18 @@ async def start_workers(
         "--api-key", "test",
     ]  # fmt: skip
     environment = {**os.environ, "PYTHONPATH": str(ROOT), **env}
-    workers = [
-        WorkerProcess(
-            subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environment, cwd=ROOT)
-        )
-        for _ in range(count)
-    ]
+    workers = [_spawn(command, environment) for _ in range(count)]
     for worker in workers:
         assert worker.process.stdout is not None
         line = await anyio.to_thread.run_sync(worker.process.stdout.readline)
         assert "polling" in line, f"worker {worker.pid} did not start: {line!r}"
     return workers
+
+
+def _spawn(command: list[str], environment: Mapping[str, str]) -> WorkerProcess:
+    return WorkerProcess(
+        subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environment, cwd=ROOT)
+    )
 
 
 @asynccontextmanager
@@ -210,15 +213,15 @@ async def probe() -> AsyncIterator[Probe]:
     port = listener.extra(anyio.abc.SocketAttribute.local_port)
 
     async def handle(stream: SocketStream) -> None:
-        line = b""
-        while not line.endswith(b"\n"):
-            chunk = await stream.receive()
-            line += chunk
-        _, call_id, pid = line.decode().split()
-        await send.send(Started(call_id, int(pid), stream))
-        await anyio.sleep_forever()  # the test answers (or kills the process) on this stream
+        async with stream:
+            line = b""
+            while not line.endswith(b"\n"):
+                line += await stream.receive()
+            _, call_id, pid = line.decode().split()
+            await send.send(Started(call_id, int(pid), stream))
+            await anyio.sleep_forever()  # the test answers (or kills the process) on this stream
 
-    async with anyio.create_task_group() as group:
+    async with listener, send, receive, anyio.create_task_group() as group:
         group.start_soon(listener.serve, handle)
         try:
             yield Probe(f"127.0.0.1:{port}", send, receive)
