@@ -87,6 +87,11 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
         {"tool_calls": [{"name": "hang", "arguments": {}}]},
         {"message": "the tool said {outputs}"},
     ],
+    "busy": [  # a first run left waiting, then ours
+        {"tool_calls": [{"name": "hang", "arguments": {}}]},
+        {"tool_calls": [{"name": "hang", "arguments": {}}]},
+        {"message": "{outputs}"},
+    ],
     "fails": [{"fail": {"code": "server_error", "message": "the model broke"}}],
     "slow_model": [{"delay": 30}, {"message": "too late"}],
     "policy": [

@@ -52,7 +52,7 @@ async def test_a_worker_killed_mid_handler_another_finishes_the_run(
     ]
 
 
-@pytest.mark.parametrize("runs", [300 if HEAVY else 30])
+@pytest.mark.parametrize("runs", [300 if HEAVY else 12])
 async def test_many_runs_shared_by_three_worker_processes(
     temporal: WorkflowEnvironment,
     openai_client: AsyncOpenAI,
@@ -70,9 +70,12 @@ async def test_many_runs_shared_by_three_worker_processes(
     async def one() -> None:
         results.append(await runner.run(assistant_id=assistant.id, thread={}))
 
-    async with workers_running(
-        3, target=target, task_queue=task_queue, base_url=server_url, env={}
-    ) as workers, anyio.create_task_group() as group:
+    async with (
+        workers_running(
+            3, target=target, task_queue=task_queue, base_url=server_url, env={}
+        ) as workers,
+        anyio.create_task_group() as group,
+    ):
         for _ in range(runs):
             group.start_soon(one)
 
