@@ -98,6 +98,15 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
         {"tool_calls": [{"name": "explode", "arguments": {}}]},
         {"message": "{outputs}"},
     ],
+    "parallel_weather": [
+        {
+            "tool_calls": [
+                {"name": "get_weather", "arguments": {"city": "Oslo"}},
+                {"name": "get_time", "arguments": {"city": "Oslo"}},
+            ]
+        },
+        {"message": "{outputs}"},
+    ],
     "hello": [{"message": "hello"}],
 }
 
