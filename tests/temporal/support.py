@@ -221,9 +221,10 @@ class Probe:
 
 
 @asynccontextmanager
-async def probe() -> AsyncIterator[Probe]:
+async def probe(port: int = 0) -> AsyncIterator[Probe]:
+    """The probe, on `port` (any free one when 0)."""
     send, receive = anyio.create_memory_object_stream[Started](100)
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=port)
     port = listener.extra(anyio.abc.SocketAttribute.local_port)
 
     async def handle(stream: SocketStream) -> None:
