@@ -149,7 +149,7 @@ class RunActivities:
                 thread_id=request.thread_id, assistant_id=request.assistant_id, options=options
             )
         )
-        return self._state(reply.run, observed=time.time())
+        return self._state(reply.run, observed=time.time(), fresh=True)
 
     @activity.defn(name="runflow.submit")
     async def submit(self, request: SubmitInput) -> RunState:
@@ -300,9 +300,12 @@ class RunActivities:
             if before is None:
                 raise ProtocolError("the run's stream ended before it said which run it was")
             return await self._retrieve(RunRef(thread_id, before.run_id))
-        return self._state(latest, observed=observed)
+        return self._state(latest, observed=observed, fresh=before is None)
 
-    def _state(self, run: Run, *, observed: float) -> RunState:
+    def _state(self, run: Run, *, observed: float, fresh: bool = False) -> RunState:
+        """The run as the workflow reads it. Only a run seen as it was created (`fresh`) gives
+        the server's clock (its `created_at`) against ours; other observations say nothing of
+        the offset, and the workflow keeps the first one."""
         calls: list[ToolCall] = []
         action = run.required_action
         action_type = None
@@ -319,7 +322,7 @@ class RunActivities:
             required_action_type=action_type,
             tool_calls=calls,
             tools=[found for found in tools.values() if found is not None],
-            server_time=float(run.created_at),
+            server_time=float(run.created_at) if fresh else observed,
             local_time=observed,
         )
 

@@ -275,6 +275,7 @@ class RunWorkflow:
         )
 
     async def _observed(self, state: RunState) -> None:
+        """Keep `state`; the first observation of the run gives the clock offset."""
         if self._clock_pair is None:
             self._clock_pair = (state.server_time, state.local_time)
         self._state = state
