@@ -30,6 +30,7 @@ from .bodies import (
 from .engine import RunEngine
 from .errors import bad_request
 from .events import Event, Subscription
+from .file_search import vector_store_routes
 from .files import file_routes
 from .objects import (
     assistant_object,
@@ -276,5 +277,5 @@ def routes() -> list[Route]:
     """Every route of the API, without a prefix."""
     return [
         Route(path, endpoint(handler), methods=[method])
-        for method, path, handler in TABLE + file_routes()
+        for method, path, handler in TABLE + file_routes() + vector_store_routes()
     ]

@@ -1,0 +1,7 @@
+"""File search: vector stores, ingestion, chunking, BM25 and hybrid search, the routes."""
+
+from .embeddings import Embedder, OpenAIEmbeddings
+from .routes import vector_store_routes
+from .service import FileSearch
+
+__all__ = ["Embedder", "FileSearch", "OpenAIEmbeddings", "vector_store_routes"]
