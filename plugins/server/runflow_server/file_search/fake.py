@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-__all__ = ["hashed_embedding", "hashed_embeddings_app"]
+__all__ = ["HashedEmbedder", "hashed_embedding", "hashed_embeddings_app"]
 
 _WORD = re.compile(r"\w+")
 
@@ -59,3 +60,15 @@ def hashed_embeddings_app(dimensions: int = 256) -> Starlette:
     app = Starlette(routes=[Route("/v1/embeddings", embeddings, methods=["POST"])])
     app.state.requests = 0
     return app
+
+
+class HashedEmbedder:
+    """`hashed_embedding` as an in-process `Embedder` (no HTTP): for benchmarks of the index."""
+
+    def __init__(self, dimensions: int = 64) -> None:
+        self.dimensions = dimensions
+        self.texts = 0
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        self.texts += len(texts)
+        return [hashed_embedding(text, self.dimensions) for text in texts]

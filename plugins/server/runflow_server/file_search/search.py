@@ -108,9 +108,13 @@ class Searcher:
         if self.embedder is None:
             top = lexical[0][1] if lexical else 0.0
             return {chunk_id: score / top if top > 0 else 1.0 for chunk_id, score in lexical}
-        semantic = await self._nearest(store_ids, set(file_ids), text, query.candidates)
+        semantic: list[tuple[int, float]] = []
+        if query.embedding_weight > 0:
+            semantic = await self._nearest(store_ids, set(file_ids), text, query.candidates)
         fused: dict[int, float] = {}
         for weight, ranking in ((query.text_weight, lexical), (query.embedding_weight, semantic)):
+            if weight <= 0:
+                continue  # a ranking weighted 0 adds nothing, not even candidates
             for rank, (chunk_id, _) in enumerate(ranking, start=1):
                 fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (_RRF_K + rank)
         most = (query.text_weight + query.embedding_weight) / (_RRF_K + 1)
@@ -127,9 +131,11 @@ class Searcher:
             ids, matrix, files = self._matrix(store_id)
             if not len(ids) or matrix.shape[1] != probe.shape[0]:
                 continue
-            keep = np.fromiter((f in file_ids for f in files), dtype=bool, count=len(files))
-            scores = np.where(keep, matrix @ probe, -np.inf)
-            top = np.argsort(-scores)[:limit]
+            scores = matrix @ probe
+            if not file_ids.issuperset(files):
+                keep = np.fromiter((f in file_ids for f in files), dtype=bool, count=len(files))
+                scores = np.where(keep, scores, -np.inf)
+            top = np.argpartition(-scores, min(limit, len(scores) - 1))[:limit]
             found += [(int(ids[i]), float(scores[i])) for i in top if np.isfinite(scores[i])]
         found.sort(key=lambda item: -item[1])
         return found[:limit]
