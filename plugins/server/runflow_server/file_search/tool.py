@@ -1,0 +1,166 @@
+"""The `file_search` built-in tool: what a run's file-search call does.
+
+It searches the vector stores of the run's assistant and thread (`tool_resources.file_search.
+vector_store_ids`, at most one each) with the call's queries and the run's `file_search` tool
+settings (`max_num_results`, 20 by default; `ranking_options`, ranker `default_2024_08_21` and
+`score_threshold` 0 by default), and answers with
+
+- `details`: the step's tool call body, `{"ranking_options": {...}, "results": [{"file_id",
+  "file_name", "score", "attributes", "content"?}]}`, `content` only when the request's
+  `include[]` holds `step_details.tool_calls[*].file_search.results[*].content` (as the hosted
+  API did);
+- `output`: what the brain reads back, each result as `【i:j†file_name】` (`j` its index,
+  `i` the call's place among the run's built-in calls, filled in by `citation_marker`) and its
+  text;
+- `citations`: each result's file, name and text, which the engine turns into `file_citation`
+  annotations (with `quote`) for the markers a message contains.
+
+Types: the engine's `BuiltinCall` / `BuiltinContext` are read through the small protocols below
+(only the fields used), so this module does not depend on how the engine spells them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .search import Hit, Query
+from .service import FileSearch, NoSuchUpload
+
+__all__ = [
+    "INCLUDE_CONTENT",
+    "Citation",
+    "FileSearchTool",
+    "SearchOutcome",
+    "citation_marker",
+    "store_ids",
+]
+
+JSON = dict[str, Any]
+INCLUDE_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
+DEFAULT_MAX_RESULTS = 20
+DEFAULT_RANKING: JSON = {"ranker": "default_2024_08_21", "score_threshold": 0.0}
+
+
+class CallLike(Protocol):
+    @property
+    def queries(self) -> tuple[str, ...]: ...
+
+
+class ContextLike(Protocol):
+    @property
+    def run(self) -> Any: ...
+    @property
+    def assistant(self) -> Any: ...
+    @property
+    def thread(self) -> Any: ...
+    @property
+    def include(self) -> frozenset[str]: ...
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A search result a message may cite: `【i:index†...】` names it."""
+
+    index: int
+    file_id: str
+    file_name: str
+    quote: str
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """The fields of the engine's `BuiltinOutcome` that a file search fills."""
+
+    details: JSON
+    output: str
+    citations: tuple[Citation, ...] = ()
+    image_file_ids: tuple[str, ...] = ()
+    sandbox_files: Mapping[str, str] = field(default_factory=dict)
+
+
+def citation_marker(call_index: int, result_index: int, source: str = "source") -> str:
+    """The text a message cites a result with: `【0:1†source】`."""
+    return f"\u3010{call_index}:{result_index}\u2020{source}\u3011"
+
+
+def _wire(obj: Any) -> JSON:
+    """A record's wire dict, whether it is a dict already or has `to_wire()`."""
+    if isinstance(obj, dict):
+        return obj
+    wire: JSON = obj.to_wire()
+    return wire
+
+
+def store_ids(*owners: Any) -> list[str]:
+    """The vector store ids of the assistant, thread (and run) given, in order, once each."""
+    found: list[str] = []
+    for owner in owners:
+        if owner is None:
+            continue
+        resources = _wire(owner).get("tool_resources") or {}
+        for store_id in (resources.get("file_search") or {}).get("vector_store_ids") or []:
+            if store_id not in found:
+                found.append(store_id)
+    return found
+
+
+def _settings(run: JSON) -> tuple[int, JSON]:
+    for tool in run.get("tools") or []:
+        if tool.get("type") == "file_search":
+            settings = tool.get("file_search") or {}
+            ranking = {**DEFAULT_RANKING, **(settings.get("ranking_options") or {})}
+            if ranking.get("hybrid_search") is None:
+                ranking.pop("hybrid_search", None)
+            return int(settings.get("max_num_results") or DEFAULT_MAX_RESULTS), ranking
+    return DEFAULT_MAX_RESULTS, dict(DEFAULT_RANKING)
+
+
+class FileSearchTool:
+    """The built-in tool of type `file_search`, over one `FileSearch`."""
+
+    type = "file_search"
+
+    def __init__(self, service: FileSearch, *, call_index: int = 0) -> None:
+        self.service = service
+        self.call_index = call_index
+
+    async def run(self, call: CallLike, context: ContextLike) -> SearchOutcome:
+        run = _wire(context.run)
+        ids = store_ids(context.assistant, context.thread, run)
+        limit, ranking = _settings(run)
+        hybrid = ranking.get("hybrid_search") or {}
+        query = Query(
+            tuple(q for q in call.queries if q.strip()),
+            max_num_results=limit,
+            score_threshold=float(ranking.get("score_threshold", 0.0)),
+            text_weight=float(hybrid.get("text_weight", 1.0)),
+            embedding_weight=float(hybrid.get("embedding_weight", 1.0)),
+        )
+        hits = await self.service.search(ids, query) if query.queries else []
+        return self.outcome(hits, ranking, INCLUDE_CONTENT in context.include)
+
+    def outcome(self, hits: Sequence[Hit], ranking: JSON, with_content: bool) -> SearchOutcome:
+        results: list[JSON] = []
+        citations: list[Citation] = []
+        lines: list[str] = []
+        for index, hit in enumerate(hits):
+            name = self._name(hit.file_id)
+            result: JSON = {"file_id": hit.file_id, "file_name": name, "score": hit.score,
+                            "attributes": hit.attributes}  # fmt: skip
+            if with_content:
+                result["content"] = [{"type": "text", "text": hit.text}]
+            results.append(result)
+            citations.append(Citation(index, hit.file_id, name, hit.text))
+            lines.append(f"{citation_marker(self.call_index, index, name)} {hit.text}")
+        output = "\n\n".join(lines) if lines else "No results found in the attached files."
+        return SearchOutcome(
+            {"ranking_options": ranking, "results": results}, output, tuple(citations)
+        )
+
+    def _name(self, file_id: str) -> str:
+        try:
+            return self.service.upload(file_id)[0]
+        except NoSuchUpload:
+            return file_id
