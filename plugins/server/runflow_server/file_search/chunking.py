@@ -18,9 +18,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .parsing import UnreadableFile
 from .records import Chunking
 
-__all__ = ["Chunk", "chunk_text", "count_tokens", "token_spans"]
+__all__ = ["MAX_FILE_TOKENS", "Chunk", "chunk_text", "count_tokens", "token_spans"]
+
+MAX_FILE_TOKENS = 5_000_000  # the hosted API's limit per file
 
 _TOKEN = re.compile(
     r"'(?:[sdmt]|ll|ve|re)"  # English contractions
@@ -55,8 +58,16 @@ def chunk_text(text: str, strategy: Chunking) -> list[Chunk]:
     """`text` cut into overlapping chunks of at most `strategy.max_chunk_size_tokens` tokens.
 
     Chunks that would hold only whitespace are left out.
+
+    Raises:
+        UnreadableFile: the text has more than `MAX_FILE_TOKENS` tokens (`invalid_file`).
     """
     spans = token_spans(text)
+    if len(spans) > MAX_FILE_TOKENS:
+        raise UnreadableFile(
+            "invalid_file",
+            f"The file has {len(spans):,} tokens; at most {MAX_FILE_TOKENS:,} are supported.",
+        )
     size = strategy.max_chunk_size_tokens
     step = size - strategy.chunk_overlap_tokens
     chunks: list[Chunk] = []

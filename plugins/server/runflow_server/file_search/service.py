@@ -1,12 +1,12 @@
 """`FileSearch`: the one owner of vector stores, their files and chunks.
 
 Routes and the `file_search` tool go through it. Adding a file records it `in_progress` and
-starts a background task (off the request path) that reads the upload, extracts its text
-(in a worker thread), cuts it into chunks, embeds them when an embeddings endpoint is set,
-and writes them in one transaction; the file ends `completed`, or `failed` with a
-`last_error` (`unsupported_file`, `invalid_file`, `server_error`). A file deleted or a batch
-cancelled while it is ingested has its task cancelled. A server restarted on its database
-ingests again the files it left `in_progress`.
+starts a background task (off the request path; `INGESTING_AT_ONCE` files at a time) that
+reads the upload, extracts its text (in a worker thread), cuts it into chunks, embeds them
+when an embeddings endpoint is set, and writes them in one transaction; the file ends
+`completed`, or `failed` with a `last_error` (`unsupported_file`, `invalid_file`,
+`server_error`). A file deleted or a batch cancelled while it is ingested has its task
+cancelled. A server restarted on its database ingests again the files it left `in_progress`.
 
 The app keeps one instance in `app.state.file_search` (made on first use by `for_app`; set it
 before the first request to configure embeddings).
@@ -45,6 +45,7 @@ from .tables import Tables
 __all__ = ["FileSearch", "NoSuchUpload"]
 
 log = logging.getLogger(__name__)
+INGESTING_AT_ONCE = 4  # files parsed and embedded at the same time; the others wait their turn
 
 
 class NoSuchUpload(LookupError):
@@ -69,6 +70,7 @@ class FileSearch:
         self.searcher = Searcher(self.tables, embedder)
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._resumed = False
+        self._slots: asyncio.Semaphore | None = None  # made on the loop that ingests
 
     @classmethod
     def for_app(cls, state: State, store: Store, now: Callable[[], float]) -> FileSearch:
@@ -249,6 +251,14 @@ class FileSearch:
         self.searcher.generation += 1
 
     async def _chunks(self, file: VectorStoreFile) -> tuple[int, list[tuple[str, bytes | None]]]:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(INGESTING_AT_ONCE)
+        async with self._slots:
+            return await self._chunk_file(file)
+
+    async def _chunk_file(
+        self, file: VectorStoreFile
+    ) -> tuple[int, list[tuple[str, bytes | None]]]:
         filename, data = self.upload(file.id)
         text = await anyio.to_thread.run_sync(extract_text, filename, data)
         pieces = await anyio.to_thread.run_sync(chunk_text, text, file.chunking)
