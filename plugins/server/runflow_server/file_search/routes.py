@@ -9,6 +9,7 @@ are 404s in the API's words (`No vector store found with id 'vs_X'.`).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -172,7 +173,7 @@ async def update_store(request: Request, engine: RunEngine) -> Response:
         changes["expires_after_days"] = (
             None if body.expires_after is None else body.expires_after.days
         )
-    updated = store.__class__(**{**store.__dict__, **changes}).touched(int(engine.clock.now()))
+    updated = replace(store, **changes).touched(int(engine.clock.now()))
     service.tables.save_store(updated)
     return JSONResponse(service.wire(updated))
 
@@ -262,7 +263,7 @@ async def update_file(request: Request, engine: RunEngine) -> Response:
     body = parse(AttributesBody, await request.body())
     service = _service(request, engine)
     found = _file(service, request)
-    updated = found.__class__(**{**found.__dict__, "attributes": body.attributes or {}})
+    updated = replace(found, attributes=body.attributes or {})
     service.tables.save_file(updated)
     return JSONResponse(updated.to_wire())
 
