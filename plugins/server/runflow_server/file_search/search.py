@@ -11,6 +11,9 @@ Scores are in [0, 1]:
   `candidates` of each, divided by its largest possible value (first in both), so a chunk first
   in both lists scores 1. The weights are `ranking_options.hybrid_search` (1 and 1 by default).
 
+Words found in more than a quarter of all chunks are left out of a query that has rarer
+ones (`Tables.selective`): they weigh next to nothing in BM25 and make it rank most chunks.
+
 Several queries: each is searched, a chunk keeps its best score. `filters` on file attributes
 (`filters.py`) choose the files searched before anything is ranked.
 """
@@ -28,7 +31,7 @@ from .filters import Filter, matches
 from .records import VectorStoreFile
 from .tables import Tables
 
-__all__ = ["Hit", "Query", "Searcher", "fts_query"]
+__all__ = ["Hit", "Query", "Searcher", "fts_query", "query_words"]
 
 _RRF_K = 60
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -59,10 +62,14 @@ class Hit:
     attributes: dict[str, str | float | bool] = field(default_factory=dict)
 
 
-def fts_query(text: str) -> str:
-    """An FTS5 query matching any word of `text` (each word quoted: no operators, no errors)."""
-    words = dict.fromkeys(word.lower() for word in _WORD.findall(text))
-    return " OR ".join(f'"{word}"' for word in words)
+def query_words(text: str) -> list[str]:
+    """The distinct words of a query, lower-cased, in order."""
+    return list(dict.fromkeys(word.lower() for word in _WORD.findall(text)))
+
+
+def fts_query(words: Sequence[str]) -> str:
+    """An FTS5 query matching any of `words` (each quoted: no operators, no syntax errors)."""
+    return " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
 
 
 class Searcher:
@@ -103,7 +110,7 @@ class Searcher:
     async def _rank(
         self, store_ids: Sequence[str], file_ids: list[str], text: str, query: Query
     ) -> dict[int, float]:
-        match = fts_query(text)
+        match = fts_query(self.tables.selective(query_words(text)))
         lexical = self.tables.bm25(store_ids, file_ids, match, query.candidates) if match else []
         if self.embedder is None:
             top = lexical[0][1] if lexical else 0.0

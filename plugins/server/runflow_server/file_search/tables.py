@@ -50,12 +50,21 @@ CREATE TABLE IF NOT EXISTS vs_chunks (
 CREATE INDEX IF NOT EXISTS vs_chunks_file ON vs_chunks (vector_store_id, file_id, position);
 CREATE VIRTUAL TABLE IF NOT EXISTS vs_chunks_fts USING fts5(
     text, content='vs_chunks', content_rowid='id', tokenize='porter unicode61');
+CREATE VIRTUAL TABLE IF NOT EXISTS vs_chunks_vocab USING fts5vocab(vs_chunks_fts, 'row');
 CREATE TRIGGER IF NOT EXISTS vs_chunks_ai AFTER INSERT ON vs_chunks BEGIN
     INSERT INTO vs_chunks_fts (rowid, text) VALUES (new.id, new.text); END;
 CREATE TRIGGER IF NOT EXISTS vs_chunks_ad AFTER DELETE ON vs_chunks BEGIN
     INSERT INTO vs_chunks_fts (vs_chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
 END;
 """
+
+# A scratch index with the same tokenizer, to learn the terms (stems) of a query's words.
+_SCRATCH = """
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.vs_query USING fts5(text, tokenize='porter unicode61');
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.vs_query_terms USING fts5vocab(temp, vs_query, 'instance');
+"""
+COMMON_SHARE = 0.25  # a word in more than this share of all chunks is left out of a query
+PRUNE_FROM = 1000  # ... once there are this many chunks (in a small corpus every word is common)
 
 
 def _store_json(store: VectorStore) -> str:
@@ -89,6 +98,7 @@ class Tables:
         self._db: sqlite3.Connection = store._db  # the one connection of the server
         with store.transaction():
             self._db.executescript(_SCHEMA)
+            self._db.executescript(_SCRATCH)
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._store.transaction():
@@ -254,6 +264,35 @@ class Tables:
             [match, *store_ids, *file_ids, limit],
         )
         return [(int(chunk_id), float(score)) for chunk_id, score in rows]
+
+    def selective(self, words: Sequence[str]) -> list[str]:
+        """`words` without those whose every term is in more than `COMMON_SHARE` of all
+        chunks ("the", "how"...), from `PRUNE_FROM` chunks on, unless no word that some chunk
+        has would be left: BM25 gives such words almost no weight, and ranking the chunks they
+        match (nearly all) is what makes a search slow.
+        """
+        if len(words) < 2:
+            return list(words)
+        with self._store.transaction():
+            self._db.executemany(
+                "INSERT INTO temp.vs_query (rowid, text) VALUES (?, ?)", list(enumerate(words))
+            )
+            terms = self._db.execute("SELECT doc, term FROM temp.vs_query_terms").fetchall()
+            self._db.execute("DELETE FROM temp.vs_query")
+            total = self._db.execute("SELECT count(*) FROM vs_chunks").fetchone()[0]
+            unique = sorted({term for _, term in terms})
+            marks = ", ".join("?" * len(unique))
+            counts = dict(
+                self._db.execute(
+                    f"SELECT term, doc FROM vs_chunks_vocab WHERE term IN ({marks})", unique
+                ).fetchall()
+            )
+        if total < PRUNE_FROM:
+            return list(words)
+        useful = {term for term in unique if 0 < counts.get(term, 0) <= COMMON_SHARE * total}
+        rare = {n for n, term in terms if term in useful}
+        kept = [word for n, word in enumerate(words) if n in rare]
+        return kept or list(words)
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
         marks = ", ".join("?" * len(chunk_ids))
