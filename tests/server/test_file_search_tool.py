@@ -54,7 +54,9 @@ async def test_searches_the_assistant_and_thread_stores(server: Server, clock: F
     }  # fmt: skip
     context = Context(run, _resources(mine.id), _resources(theirs.id))
 
-    outcome = await FileSearchTool(search.service).run(Call(("what cake does Filip like",)), context)
+    outcome = await FileSearchTool(search.service).run(
+        Call(("what cake does Filip like",)), context
+    )
     assert outcome.details["ranking_options"] == {"ranker": "auto", "score_threshold": 0.5}
     (result,) = outcome.details["results"]
     assert result["file_id"] == foods and result["file_name"] == "foods.txt"
