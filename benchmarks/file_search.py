@@ -51,10 +51,8 @@ class Bench:
     """An app with a known `FileSearch` and a client on it."""
 
     def __init__(self, embedder: Embedder | None) -> None:
-        self.app = create_app()
-        engine = self.app.state.engine
-        self.service = FileSearch(engine.store, engine.clock.now, embedder)
-        self.app.state.file_search = self.service
+        self.app = create_app(file_search_embeddings=embedder)
+        self.service: FileSearch = self.app.state.file_search
         self.http = httpx2.AsyncClient(
             transport=httpx2.ASGITransport(app=self.app), base_url="http://bench"
         )

@@ -3,12 +3,13 @@ from the run's tool, result content only when `include[]` asks, citations."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 from typing import Any
 
 import pytest
 
 from runflow.testing import FakeClock
+from runflow_server.brains import BuiltinCall, BuiltinContext
 from runflow_server.file_search.tool import INCLUDE_CONTENT, FileSearchTool, citation_marker
 
 from .conftest import Server
@@ -17,17 +18,31 @@ from .vector_support import open_search
 pytestmark = pytest.mark.anyio
 
 
-@dataclass(frozen=True)
-class Call:
-    queries: tuple[str, ...]
+def _call(queries: tuple[str, ...]) -> BuiltinCall:
+    return BuiltinCall("file_search", queries=queries)
 
 
-@dataclass(frozen=True)
-class Context:
-    run: dict[str, Any]
-    assistant: dict[str, Any]
-    thread: dict[str, Any]
-    include: frozenset[str] = frozenset()
+def _context(
+    run: dict[str, Any],
+    assistant: dict[str, Any],
+    thread: dict[str, Any],
+    include: frozenset[str] = frozenset(),
+) -> BuiltinContext:
+    return BuiltinContext(run, assistant, thread, _NO_FILES, include, math.inf)
+
+
+class _NoFiles:
+    def create_file(self, name: str, data: bytes, purpose: str) -> str:
+        raise AssertionError("file search writes no file")
+
+    def read(self, file_id: str) -> bytes:
+        raise AssertionError("file search reads uploads through its own service")
+
+    def get(self, file_id: str) -> dict[str, Any] | None:
+        raise AssertionError("file search reads uploads through its own service")
+
+
+_NO_FILES = _NoFiles()
 
 
 def _resources(*store_ids: str) -> dict[str, Any]:
@@ -52,10 +67,10 @@ async def test_searches_the_assistant_and_thread_stores(server: Server, clock: F
         ],
         "tool_resources": {},
     }  # fmt: skip
-    context = Context(run, _resources(mine.id), _resources(theirs.id))
+    context = _context(run, _resources(mine.id), _resources(theirs.id))
 
     outcome = await FileSearchTool(search.service).run(
-        Call(("what cake does Filip like",)), context
+        _call(("what cake does Filip like",)), context
     )
     assert outcome.details["ranking_options"] == {"ranker": "auto", "score_threshold": 0.5}
     (result,) = outcome.details["results"]
@@ -64,20 +79,20 @@ async def test_searches_the_assistant_and_thread_stores(server: Server, clock: F
     assert outcome.citations[0].quote.startswith("Filip Carola: cake")
     assert outcome.output.startswith(citation_marker(0, 0, "foods.txt"))
 
-    cat = await FileSearchTool(search.service, call_index=2).run(
-        Call(("cat",)),
-        Context(run, _resources(mine.id), _resources(theirs.id), frozenset({INCLUDE_CONTENT})),
+    cat = await FileSearchTool(search.service).run(
+        _call(("cat",)),
+        _context(run, _resources(mine.id), _resources(theirs.id), frozenset({INCLUDE_CONTENT})),
     )
     (found,) = cat.details["results"]
     assert found["file_id"] == pets and found["content"][0]["text"].endswith("Biscuit.")
-    assert cat.output.startswith("\u30102:0\u2020pets.txt\u3011")
+    assert cat.output.startswith("\u30100:0\u2020pets.txt\u3011")
     assert all(r["file_id"] != zoo for r in cat.details["results"])  # not the unrelated store
 
 
 async def test_no_stores_or_no_match(server: Server, clock: FakeClock) -> None:
     search = await open_search(server, clock)
     outcome = await FileSearchTool(search.service).run(
-        Call(("anything",)), Context({"tools": []}, {}, {})
+        _call(("anything",)), _context({"tools": []}, {}, {})
     )
     assert outcome.details == {
         "ranking_options": {"ranker": "default_2024_08_21", "score_threshold": 0.0},

@@ -31,9 +31,8 @@ class Search:
 async def open_search(
     server: Server, clock: FakeClock, embedder: Embedder | None = None, **options: object
 ) -> Search:
-    app, _, http = await server.open(clock=clock, **options)
-    service = FileSearch(app.state.engine.store, clock.now, embedder)
-    app.state.file_search = service
+    app, _, http = await server.open(clock=clock, file_search_embeddings=embedder, **options)
+    service: FileSearch = app.state.file_search
     server._stack.push_async_callback(service.aclose)
     client = openai.AsyncOpenAI(
         base_url="http://testserver/v1",

@@ -3,5 +3,6 @@
 from .embeddings import Embedder, OpenAIEmbeddings
 from .routes import vector_store_routes
 from .service import FileSearch
+from .tool import FileSearchTool
 
-__all__ = ["Embedder", "FileSearch", "OpenAIEmbeddings", "vector_store_routes"]
+__all__ = ["Embedder", "FileSearch", "FileSearchTool", "OpenAIEmbeddings", "vector_store_routes"]

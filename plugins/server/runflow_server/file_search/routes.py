@@ -63,7 +63,7 @@ def parse(model: type[Body], raw: bytes) -> Body:
 
 
 def _service(request: Request, engine: RunEngine) -> FileSearch:
-    return FileSearch.for_app(request.app.state, engine.store, engine.clock.now)
+    return FileSearch.of(engine.store, engine.clock.now)
 
 
 def _store(service: FileSearch, request: Request) -> VectorStore:

@@ -8,8 +8,8 @@ when an embeddings endpoint is set, and writes them in one transaction; the file
 `server_error`). A file deleted or a batch cancelled while it is ingested has its task
 cancelled. A server restarted on its database ingests again the files it left `in_progress`.
 
-The app keeps one instance in `app.state.file_search` (made on first use by `for_app`; set it
-before the first request to configure embeddings).
+A server has one, attached to its store (`FileSearch.attach`, called by `create_app` with the
+embeddings endpoint it was given); `FileSearch.of(store, now)` finds it.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import anyio
-from starlette.datastructures import State
 
 from ..objects import new_id
 from ..store import Store
@@ -45,6 +45,7 @@ from .tables import Tables
 __all__ = ["FileSearch", "NoSuchUpload"]
 
 log = logging.getLogger(__name__)
+_BY_STORE: weakref.WeakKeyDictionary[Store, FileSearch] = weakref.WeakKeyDictionary()
 INGESTING_AT_ONCE = 4  # files parsed and embedded at the same time; the others wait their turn
 
 
@@ -73,11 +74,21 @@ class FileSearch:
         self._slots: asyncio.Semaphore | None = None  # made on the loop that ingests
 
     @classmethod
-    def for_app(cls, state: State, store: Store, now: Callable[[], float]) -> FileSearch:
-        found = getattr(state, "file_search", None)
-        if not isinstance(found, FileSearch):
-            found = cls(store, now)
-            state.file_search = found
+    def attach(
+        cls, store: Store, now: Callable[[], float], embedder: Embedder | None = None
+    ) -> FileSearch:
+        """The file search of a server's store, made now (`create_app` does it)."""
+        made = cls(store, now, embedder)
+        _BY_STORE[store] = made
+        return made
+
+    @classmethod
+    def of(cls, store: Store, now: Callable[[], float]) -> FileSearch:
+        """The file search attached to `store` (one is attached, BM25 only, if none was);
+        on first use it resumes what a previous server left in progress."""
+        found = _BY_STORE.get(store)
+        if found is None:
+            found = cls.attach(store, now)
         found.resume()
         return found
 

@@ -9,33 +9,23 @@ settings (`max_num_results`, 20 by default; `ranking_options`, ranker `default_2
   "file_name", "score", "attributes", "content"?}]}`, `content` only when the request's
   `include[]` holds `step_details.tool_calls[*].file_search.results[*].content` (as the hosted
   API did);
-- `output`: what the brain reads back, each result as `【i:j†file_name】` (`j` its index,
-  `i` the call's place among the run's built-in calls, filled in by `citation_marker`) and its
-  text;
+- `output`: what the brain reads back, each result as its marker `【0:j†file_name】` (`j` its
+  index in this call) and its text;
 - `citations`: each result's file, name and text, which the engine turns into `file_citation`
-  annotations (with `quote`) for the markers a message contains.
-
-Types: the engine's `BuiltinCall` / `BuiltinContext` are read through the small protocols below
-(only the fields used), so this module does not depend on how the engine spells them.
+  annotations (with `quote`) for the markers a message contains (`annotations.py`; a marker
+  whose index is another call's finds its citation by the file name).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from ..brains import BuiltinCall, BuiltinContext, BuiltinOutcome, Citation
 from .search import Hit, Query
 from .service import FileSearch, NoSuchUpload
 
-__all__ = [
-    "INCLUDE_CONTENT",
-    "Citation",
-    "FileSearchTool",
-    "SearchOutcome",
-    "citation_marker",
-    "store_ids",
-]
+__all__ = ["INCLUDE_CONTENT", "FileSearchTool", "citation_marker", "store_ids"]
 
 JSON = dict[str, Any]
 INCLUDE_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
@@ -43,51 +33,14 @@ DEFAULT_MAX_RESULTS = 20
 DEFAULT_RANKING: JSON = {"ranker": "default_2024_08_21", "score_threshold": 0.0}
 
 
-class CallLike(Protocol):
-    @property
-    def queries(self) -> tuple[str, ...]: ...
-
-
-class ContextLike(Protocol):
-    @property
-    def run(self) -> Any: ...
-    @property
-    def assistant(self) -> Any: ...
-    @property
-    def thread(self) -> Any: ...
-    @property
-    def include(self) -> frozenset[str]: ...
-
-
-@dataclass(frozen=True)
-class Citation:
-    """A search result a message may cite: `【i:index†...】` names it."""
-
-    index: int
-    file_id: str
-    file_name: str
-    quote: str
-
-
-@dataclass(frozen=True)
-class SearchOutcome:
-    """The fields of the engine's `BuiltinOutcome` that a file search fills."""
-
-    details: JSON
-    output: str
-    citations: tuple[Citation, ...] = ()
-    image_file_ids: tuple[str, ...] = ()
-    sandbox_files: Mapping[str, str] = field(default_factory=dict)
-
-
 def citation_marker(call_index: int, result_index: int, source: str = "source") -> str:
     """The text a message cites a result with: `【0:1†source】`."""
     return f"\u3010{call_index}:{result_index}\u2020{source}\u3011"
 
 
-def _wire(obj: Any) -> JSON:
-    """A record's wire dict, whether it is a dict already or has `to_wire()`."""
-    if isinstance(obj, dict):
+def _wire(obj: Any) -> Mapping[str, Any]:
+    """A record's wire dict, whether it is a mapping already or has `to_wire()`."""
+    if isinstance(obj, Mapping):
         return obj
     wire: JSON = obj.to_wire()
     return wire
@@ -106,7 +59,7 @@ def store_ids(*owners: Any) -> list[str]:
     return found
 
 
-def _settings(run: JSON) -> tuple[int, JSON]:
+def _settings(run: Mapping[str, Any]) -> tuple[int, JSON]:
     for tool in run.get("tools") or []:
         if tool.get("type") == "file_search":
             settings = tool.get("file_search") or {}
@@ -122,11 +75,10 @@ class FileSearchTool:
 
     type = "file_search"
 
-    def __init__(self, service: FileSearch, *, call_index: int = 0) -> None:
+    def __init__(self, service: FileSearch) -> None:
         self.service = service
-        self.call_index = call_index
 
-    async def run(self, call: CallLike, context: ContextLike) -> SearchOutcome:
+    async def run(self, call: BuiltinCall, context: BuiltinContext) -> BuiltinOutcome:
         run = _wire(context.run)
         ids = store_ids(context.assistant, context.thread, run)
         limit, ranking = _settings(run)
@@ -141,7 +93,7 @@ class FileSearchTool:
         hits = await self.service.search(ids, query) if query.queries else []
         return self.outcome(hits, ranking, INCLUDE_CONTENT in context.include)
 
-    def outcome(self, hits: Sequence[Hit], ranking: JSON, with_content: bool) -> SearchOutcome:
+    def outcome(self, hits: Sequence[Hit], ranking: JSON, with_content: bool) -> BuiltinOutcome:
         results: list[JSON] = []
         citations: list[Citation] = []
         lines: list[str] = []
@@ -152,12 +104,11 @@ class FileSearchTool:
             if with_content:
                 result["content"] = [{"type": "text", "text": hit.text}]
             results.append(result)
-            citations.append(Citation(index, hit.file_id, name, hit.text))
-            lines.append(f"{citation_marker(self.call_index, index, name)} {hit.text}")
+            citations.append(Citation(hit.file_id, name, hit.text))
+            lines.append(f"{citation_marker(0, index, name)} {hit.text}")
         output = "\n\n".join(lines) if lines else "No results found in the attached files."
-        return SearchOutcome(
-            {"ranking_options": ranking, "results": results}, output, tuple(citations)
-        )
+        details = {"ranking_options": ranking, "results": results}
+        return BuiltinOutcome(details, output, citations=tuple(citations))
 
     def _name(self, file_id: str) -> str:
         try:
