@@ -31,6 +31,7 @@ from .engine import RunEngine
 from .errors import bad_request
 from .events import Event, Subscription
 from .file_search import vector_store_routes
+from .file_search.resources import attach_messages, with_real_stores
 from .files import file_routes
 from .objects import (
     assistant_object,
@@ -78,6 +79,7 @@ def _run_response(
 async def create_assistant(request: Request, engine: RunEngine) -> Response:
     body = parse_body(AssistantBody, await request.body())
     engine.brains.check_metadata(body.metadata)
+    body = with_real_stores(engine, body, param="tool_resources", for_thread=False)
     assistant = assistant_object(body, created_at=engine.now())
     engine.store.insert("assistants", assistant)
     return JSONResponse(assistant)
@@ -95,6 +97,7 @@ async def update_assistant(request: Request, engine: RunEngine) -> Response:
     assistant = engine.assistant(request.path_params["assistant_id"])
     body = parse_body(AssistantUpdateBody, await request.body())
     engine.brains.check_metadata(body.metadata)
+    body = with_real_stores(engine, body, param="tool_resources", for_thread=False)
     updated = assistant_update(assistant, body)
     engine.store.save("assistants", updated)
     return JSONResponse(updated)
@@ -107,6 +110,7 @@ async def delete_assistant(request: Request, engine: RunEngine) -> Response:
 def _new_thread(engine: RunEngine, body: ThreadBody) -> JSON:
     now = engine.now()
     engine.check_attachments(body.messages or [])
+    body = with_real_stores(engine, body, param="tool_resources", for_thread=True)
     thread = thread_object(body, created_at=now)
     with engine.store.transaction():
         engine.store.insert("threads", thread)
@@ -116,7 +120,8 @@ def _new_thread(engine: RunEngine, body: ThreadBody) -> JSON:
                 user_message_object(thread["id"], message, created_at=now),
                 parent=thread["id"],
             )
-    return thread
+    attach_messages(engine, thread["id"], body.messages or [])
+    return engine.store.get("threads", thread["id"]) or thread
 
 
 async def create_thread(request: Request, engine: RunEngine) -> Response:
@@ -130,6 +135,7 @@ async def retrieve_thread(request: Request, engine: RunEngine) -> Response:
 async def update_thread(request: Request, engine: RunEngine) -> Response:
     thread = engine.thread(request.path_params["thread_id"])
     body = parse_body(ThreadUpdateBody, await request.body())
+    body = with_real_stores(engine, body, param="tool_resources", for_thread=True)
     if body.tool_resources is not None:
         thread["tool_resources"] = tool_resources_object(body.tool_resources)
     if body.metadata is not None:
@@ -144,7 +150,9 @@ async def delete_thread(request: Request, engine: RunEngine) -> Response:
 
 async def create_message(request: Request, engine: RunEngine) -> Response:
     body = parse_body(MessageBody, await request.body())
-    return JSONResponse(engine.add_message(request.path_params["thread_id"], body))
+    message = engine.add_message(request.path_params["thread_id"], body)
+    attach_messages(engine, message["thread_id"], [body])
+    return JSONResponse(message)
 
 
 async def list_messages(request: Request, engine: RunEngine) -> Response:
@@ -181,6 +189,7 @@ async def create_run(request: Request, engine: RunEngine) -> Response:
     run, subscription = engine.create_run(
         request.path_params["thread_id"], body, subscribe=bool(body.stream), include=include
     )
+    attach_messages(engine, run["thread_id"], body.additional_messages or [])
     return _run_response(run, subscription)
 
 

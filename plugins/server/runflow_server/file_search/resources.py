@@ -12,16 +12,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol, TypeVar
 
+from pydantic import BaseModel
+
+from ..bodies import MessageBody, ToolResources
+from ..clock import Clock
 from ..errors import APIError, bad_request
+from ..store import Store
 from .records import AUTO_CHUNKING, Chunking
 from .service import FileSearch, NoSuchUpload
 
-__all__ = ["THREAD_STORE_DAYS", "attach_files", "resolve_file_search"]
+__all__ = [
+    "THREAD_STORE_DAYS",
+    "attach_files",
+    "attach_messages",
+    "resolve_file_search",
+    "with_real_stores",
+]
 
 JSON = dict[str, Any]
+Body = TypeVar("Body", bound=BaseModel)
 THREAD_STORE_DAYS = 7
 
 
@@ -105,3 +117,34 @@ def attach_files(service: FileSearch, thread: JSON, attachments: Sequence[JSON])
     search["vector_store_ids"] = ids
     resources["file_search"] = search
     return resources
+
+
+class _Engine(Protocol):
+    @property
+    def store(self) -> Store: ...
+    @property
+    def clock(self) -> Clock: ...
+
+
+def with_real_stores(engine: _Engine, body: Body, *, param: str, for_thread: bool) -> Body:
+    """The body with its `tool_resources.file_search.vector_stores` helper made real stores."""
+    resources: ToolResources | None = getattr(body, "tool_resources", None)
+    if resources is None or resources.file_search is None:
+        return body
+    service = FileSearch.of(engine.store, engine.clock.now)
+    resolved = resolve_file_search(
+        service, resources.model_dump(exclude_none=True), param=param, for_thread=for_thread
+    )
+    return body.model_copy(update={"tool_resources": ToolResources.model_validate(resolved)})
+
+
+def attach_messages(engine: _Engine, thread_id: str, messages: Iterable[MessageBody]) -> None:
+    """Add the messages' `file_search` attachments to the thread's store (made if need be)."""
+    attachments = [item.model_dump() for m in messages for item in m.attachments or []]
+    thread = engine.store.get("threads", thread_id)
+    if not attachments or thread is None:
+        return
+    service = FileSearch.of(engine.store, engine.clock.now)
+    resources = attach_files(service, thread, attachments)
+    if resources is not None:
+        engine.store.save("threads", {**thread, "tool_resources": resources})

@@ -291,6 +291,13 @@ class FileSearch:
         )
         self.tables.save_file(ended)
 
+    async def wait_ready(self, store_ids: Sequence[str]) -> None:
+        """Wait for the stores' files still being ingested, as a run's search on the hosted
+        API waited for its vector stores to be ready (the caller bounds the wait)."""
+        pending = [task for key, task in self._tasks.items() if key[0] in store_ids]
+        if pending:
+            await asyncio.wait(pending)
+
     async def wait_idle(self) -> None:
         """Wait until no file is being ingested."""
         while self._tasks:

@@ -1,6 +1,7 @@
 """The `file_search` built-in tool: what a run's file-search call does.
 
-It searches the vector stores of the run's assistant and thread (`tool_resources.file_search.
+It waits for the files of those stores still being ingested (until the run's deadline), then
+searches the vector stores of the run's assistant and thread (`tool_resources.file_search.
 vector_store_ids`, at most one each) with the call's queries and the run's `file_search` tool
 settings (`max_num_results`, 20 by default; `ranking_options`, ranker `default_2024_08_21` and
 `score_threshold` 0 by default), and answers with
@@ -10,7 +11,7 @@ settings (`max_num_results`, 20 by default; `ranking_options`, ranker `default_2
   `include[]` holds `step_details.tool_calls[*].file_search.results[*].content` (as the hosted
   API did);
 - `output`: what the brain reads back, each result as its marker `【0:j†file_name】` (`j` its
-  index in this call) and its text;
+  index in this call) and its text (`brains.citing`, which brains read it back with);
 - `citations`: each result's file, name and text, which the engine turns into `file_citation`
   annotations (with `quote`) for the markers a message contains (`annotations.py`; a marker
   whose index is another call's finds its citation by the file name).
@@ -21,7 +22,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import anyio
+
 from ..brains import BuiltinCall, BuiltinContext, BuiltinOutcome, Citation
+from ..brains.citing import format_results, marker
 from .search import Hit, Query
 from .service import FileSearch, NoSuchUpload
 
@@ -33,9 +37,7 @@ DEFAULT_MAX_RESULTS = 20
 DEFAULT_RANKING: JSON = {"ranker": "default_2024_08_21", "score_threshold": 0.0}
 
 
-def citation_marker(call_index: int, result_index: int, source: str = "source") -> str:
-    """The text a message cites a result with: `【0:1†source】`."""
-    return f"\u3010{call_index}:{result_index}\u2020{source}\u3011"
+citation_marker = marker  # `【0:1†notes.txt】`
 
 
 def _wire(obj: Any) -> Mapping[str, Any]:
@@ -90,14 +92,16 @@ class FileSearchTool:
             text_weight=float(hybrid.get("text_weight", 1.0)),
             embedding_weight=float(hybrid.get("embedding_weight", 1.0)),
         )
+        with anyio.move_on_after(max(0.0, context.deadline - self.service.now())):
+            await self.service.wait_ready(ids)
         hits = await self.service.search(ids, query) if query.queries else []
         return self.outcome(hits, ranking, INCLUDE_CONTENT in context.include)
 
     def outcome(self, hits: Sequence[Hit], ranking: JSON, with_content: bool) -> BuiltinOutcome:
         results: list[JSON] = []
         citations: list[Citation] = []
-        lines: list[str] = []
-        for index, hit in enumerate(hits):
+        lines: list[tuple[str, str]] = []
+        for hit in hits:
             name = self._name(hit.file_id)
             result: JSON = {"file_id": hit.file_id, "file_name": name, "score": hit.score,
                             "attributes": hit.attributes}  # fmt: skip
@@ -105,8 +109,8 @@ class FileSearchTool:
                 result["content"] = [{"type": "text", "text": hit.text}]
             results.append(result)
             citations.append(Citation(hit.file_id, name, hit.text))
-            lines.append(f"{citation_marker(0, index, name)} {hit.text}")
-        output = "\n\n".join(lines) if lines else "No results found in the attached files."
+            lines.append((name, hit.text))
+        output = format_results(lines)
         details = {"ranking_options": ranking, "results": results}
         return BuiltinOutcome(details, output, citations=tuple(citations))
 
