@@ -32,6 +32,7 @@ from .errors import bad_request
 from .events import Event, Subscription
 from .file_search import vector_store_routes
 from .file_search.resources import attach_messages, with_real_stores
+from .file_search.tool import step_view
 from .files import file_routes
 from .objects import (
     assistant_object,
@@ -241,16 +242,16 @@ async def cancel_run(request: Request, engine: RunEngine) -> Response:
 
 async def list_run_steps(request: Request, engine: RunEngine) -> Response:
     params = request.path_params
-    _check_include(request)
+    shown = step_view(_check_include(request))
     run = engine.run(params["thread_id"], params["run_id"])
-    return page(request, engine, "run_steps", run["id"])
+    return page(request, engine, "run_steps", run["id"], render=shown)
 
 
 async def retrieve_run_step(request: Request, engine: RunEngine) -> Response:
     params = request.path_params
-    _check_include(request)
+    shown = step_view(_check_include(request))
     run = engine.run(params["thread_id"], params["run_id"])
-    return JSONResponse(engine.get("run_steps", params["step_id"], parent=run["id"]))
+    return JSONResponse(shown(engine.get("run_steps", params["step_id"], parent=run["id"])))
 
 
 _ASSISTANTS = "/assistants/{assistant_id}"

@@ -30,8 +30,11 @@ class Passage:
     marker: str
     text: str
 
-    def cited(self, most: int = 400) -> str:
-        """The passage (at most `most` characters, cut at a word) followed by its marker."""
+    def cited(self, most: int | None = 400) -> str:
+        """The passage followed by its marker; with `most`, its whitespace collapsed and cut
+        at a word to at most that many characters."""
+        if most is None:
+            return f"{self.text}{self.marker}"
         text = " ".join(self.text.split())
         if len(text) > most:
             text = text[:most].rsplit(" ", 1)[0] + "..."

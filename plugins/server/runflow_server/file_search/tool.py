@@ -9,7 +9,7 @@ settings (`max_num_results`, 20 by default; `ranking_options`, ranker `default_2
 - `details`: the step's tool call body, `{"ranking_options": {...}, "results": [{"file_id",
   "file_name", "score", "attributes", "content"?}]}`, `content` only when the request's
   `include[]` holds `step_details.tool_calls[*].file_search.results[*].content` (as the hosted
-  API did);
+  API did; `step_view` leaves it out again of a step read without that `include[]`);
 - `output`: what the brain reads back, each result as its marker `【0:j†file_name】` (`j` its
   index in this call) and its text (`brains.citing`, which brains read it back with);
 - `citations`: each result's file, name and text, which the engine turns into `file_citation`
@@ -19,7 +19,7 @@ settings (`max_num_results`, 20 by default; `ranking_options`, ranker `default_2
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -29,7 +29,7 @@ from ..brains.citing import format_results, marker
 from .search import Hit, Query
 from .service import FileSearch, NoSuchUpload
 
-__all__ = ["INCLUDE_CONTENT", "FileSearchTool", "citation_marker", "store_ids"]
+__all__ = ["INCLUDE_CONTENT", "FileSearchTool", "citation_marker", "step_view", "store_ids"]
 
 JSON = dict[str, Any]
 INCLUDE_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
@@ -38,6 +38,31 @@ DEFAULT_RANKING: JSON = {"ranker": "default_2024_08_21", "score_threshold": 0.0}
 
 
 citation_marker = marker  # `【0:1†notes.txt】`
+
+
+def step_view(include: Sequence[str]) -> Callable[[JSON], JSON]:
+    """How a run step is shown to a request: file search results keep their `content` only
+    when its `include[]` asks for it (content stored when the run's creation asked for it)."""
+
+    def shown(step: JSON) -> JSON:
+        details = step.get("step_details") or {}
+        if INCLUDE_CONTENT in include or details.get("type") != "tool_calls":
+            return step
+        calls = [_without_content(call) for call in details.get("tool_calls", [])]
+        return {**step, "step_details": {**details, "tool_calls": calls}}
+
+    return shown
+
+
+def _without_content(call: JSON) -> JSON:
+    if call.get("type") != "file_search":
+        return call
+    body = call.get("file_search") or {}
+    results = [
+        {key: value for key, value in result.items() if key != "content"}
+        for result in body.get("results", [])
+    ]
+    return {**call, "file_search": {**body, "results": results}}
 
 
 def _wire(obj: Any) -> Mapping[str, Any]:
