@@ -200,9 +200,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="1,000 chunks, 50 queries")
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/file_search.json"))
     args = parser.parse_args()
-    sizes, queries = ([1000], 50) if args.smoke else ([10_000, 100_000], args.queries)
+    sizes, queries = ([1000], 50) if args.smoke else (args.sizes, args.queries)
     found = asyncio.run(main(sizes, queries))
     print(json.dumps(found["recall@5"], indent=2))
     if not args.smoke:
