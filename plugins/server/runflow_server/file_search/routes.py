@@ -9,6 +9,7 @@ are 404s in the API's words (`No vector store found with id 'vs_X'.`).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from typing import Any, Literal, TypeVar
 
@@ -51,15 +52,27 @@ def parse(model: type[Body], raw: bytes) -> Body:
         return model.model_validate(data)
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
-        param = ".".join(
-            str(part) for part in error["loc"] if not str(part).startswith("function-")
-        )
+        param = ".".join(str(part) for part in error["loc"] if _is_field(part))
         if error["type"] == "extra_forbidden":
             raise bad_request(
                 f"Unrecognized request argument supplied: {param}", param=param
             ) from exc
         message = error["msg"].removeprefix("Value error, ")
-        raise bad_request(f"Invalid '{param}': {message}.", param=param or None) from exc
+        if not param:
+            raise bad_request(f"Invalid request: {message}.") from exc
+        raise bad_request(f"Invalid '{param}': {message}.", param=param) from exc
+
+
+_UNION_TAGS = frozenset({"str", "int", "float", "bool", "list"})
+
+
+def _is_field(part: object) -> bool:
+    """Whether a pydantic error location part names a field or an index (not a union
+    member's tag such as `ComparisonFilter` or `constrained-str`)."""
+    if isinstance(part, int):
+        return True
+    text = str(part)
+    return text not in _UNION_TAGS and re.fullmatch(r"[a-z_][A-Za-z0-9_]*", text) is not None
 
 
 def _service(request: Request, engine: RunEngine) -> FileSearch:
