@@ -182,3 +182,18 @@ async def test_hybrid_search_fuses_both_rankings(server: Server, clock: FakeCloc
         store.id, query="boilers service", ranking_options={"score_threshold": 0.99}
     )
     assert [hit.content[0].text for hit in strict.data] == [texts[0]]
+
+
+async def test_serve_flags_name_an_embeddings_endpoint(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from runflow_server.cli import serve_command
+    from runflow_server.file_search.embeddings import embeddings_from
+
+    assert embeddings_from(None, None) is None
+    made = embeddings_from("http://127.0.0.1:9/v1", "nomic-embed-text")
+    assert made is not None and made.model == "nomic-embed-text"
+    assert str(made.client.base_url) == "http://127.0.0.1:9/v1/"
+    await made.client.close()
+    assert serve_command(["--port", "0", "--embeddings-url", "http://127.0.0.1:9/v1"]) == 2
+    assert "--embeddings-url needs --embeddings-model" in capsys.readouterr().err

@@ -25,6 +25,7 @@ import uvicorn
 
 from .app import create_app
 from .faults import FaultConfigError
+from .file_search.embeddings import embeddings_from
 from .middleware import MAX_BODY_BYTES, MAX_UPLOAD_BYTES
 from .scenario import ScenarioError
 from .serving import BACKLOG, HEADER_TIMEOUT, KEEP_ALIVE, LIMIT_CONCURRENCY, server_options
@@ -84,6 +85,12 @@ def _connection_flags(parser: argparse.ArgumentParser) -> None:
         help=f"connections and requests at once before 503s ({LIMIT_CONCURRENCY}; 0: no limit)",
     )
     parser.add_argument(
+        "--embeddings-url",
+        help="an OpenAI-compatible /embeddings endpoint (base URL) for hybrid file search;"
+        " its key from RUNFLOW_EMBEDDINGS_API_KEY (default: BM25 only)",
+    )
+    parser.add_argument("--embeddings-model", help="the embeddings model for --embeddings-url")
+    parser.add_argument(
         "--backlog",
         type=_positive,
         default=BACKLOG,
@@ -121,6 +128,7 @@ def serve_command(argv: list[str]) -> int:
     """Parse `argv` (the arguments after `serve`) and serve until interrupted."""
     args = _parser().parse_args(argv)
     try:
+        embeddings = embeddings_from(args.embeddings_url, args.embeddings_model)
         app = create_app(
             db=args.db,
             scenario=args.scenario,
@@ -129,8 +137,9 @@ def serve_command(argv: list[str]) -> int:
             api_key=args.api_key,
             max_body_bytes=args.max_body_bytes,
             max_upload_bytes=args.max_upload_bytes,
+            file_search_embeddings=embeddings,
         )
-    except (ScenarioError, FaultConfigError) as exc:
+    except (ScenarioError, FaultConfigError, ValueError) as exc:
         print(f"runflow serve: {exc}", file=sys.stderr)
         return 2
     bounds = server_options(

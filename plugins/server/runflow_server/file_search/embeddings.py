@@ -7,6 +7,7 @@ float32 bytes beside their chunks (`pack` / `unpack`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
@@ -15,7 +16,7 @@ import numpy as np
 if TYPE_CHECKING:
     import openai
 
-__all__ = ["Embedder", "OpenAIEmbeddings", "pack", "unpack"]
+__all__ = ["Embedder", "OpenAIEmbeddings", "embeddings_from", "pack", "unpack"]
 
 
 class Embedder(Protocol):
@@ -79,3 +80,20 @@ def pack(vector: Sequence[float]) -> bytes:
 def unpack(blobs: Sequence[bytes]) -> np.ndarray:
     """Packed vectors as the rows of one float32 matrix."""
     return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
+
+
+def embeddings_from(base_url: str | None, model: str | None) -> OpenAIEmbeddings | None:
+    """The embeddings endpoint `runflow serve --embeddings-url URL --embeddings-model NAME`
+    names (its key from `RUNFLOW_EMBEDDINGS_API_KEY`); None without a URL.
+
+    Raises:
+        ValueError: a URL without a model.
+    """
+    if base_url is None:
+        return None
+    if not model:
+        raise ValueError("--embeddings-url needs --embeddings-model")
+    import openai
+
+    key = os.environ.get("RUNFLOW_EMBEDDINGS_API_KEY", "unused")
+    return OpenAIEmbeddings(openai.AsyncOpenAI(base_url=base_url, api_key=key), model)
