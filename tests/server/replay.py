@@ -59,13 +59,6 @@ DELIBERATE: dict[str, dict[str, str]] = {
         "list:first_id (string != null)": "one message step here: the later pages are empty",
         "list:last_id (string != null)": "one message step here: the later pages are empty",
     },
-    "FileSearchWorks.json": {
-        "thread.run.step:step_details": _TOOLS,
-    },
-    "FileSearchStreamingWorks.json": {
-        "events": _TOOLS,
-        "thread.run.step:step_details": _TOOLS,
-    },
 }
 SCENARIOS: dict[str, dict[str, Any]] = {
     "FunctionToolsWork.json": {

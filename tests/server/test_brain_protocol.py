@@ -186,12 +186,13 @@ async def test_a_failing_builtin_tool_ends_the_call_not_the_run(
 async def test_an_unconfigured_builtin_fails_the_run_clearly(
     server: Server, clock: FakeClock
 ) -> None:
-    brain = TwoTurns(BuiltinCall("file_search", queries=("x",)), "never")
-    _, client, _ = await server.open(clock=clock, brain=brain)
+    brain = TwoTurns(BuiltinCall("code_interpreter", input="1 + 1"), "never")
+    _, client, _ = await server.open(clock=clock, brain=brain)  # file search is on by default
     events, _ = await _run(client)
     run = events[-1].data
     assert events[-1].event == "thread.run.failed"
-    assert run.last_error.code == "server_error" and "file_search" in run.last_error.message
+    assert run.last_error.code == "server_error"
+    assert "code_interpreter" in run.last_error.message
 
 
 class Gated:

@@ -50,6 +50,7 @@ from .clock import Clock, SystemClock
 from .engine import RunEngine
 from .errors import error_body, exception_handlers
 from .faults import FaultConfig, FaultInjector, load_faults
+from .file_search import Embedder, FileSearch, FileSearchTool
 from .foundry import foundry_routes
 from .middleware import (
     MAX_BODY_BYTES,
@@ -79,6 +80,7 @@ def create_app(
     brain: Brain | DecidingBrain | None = None,
     builtin_tools: Sequence[BuiltinTool] = (),
     vector_store_exists: Callable[[str], bool] | None = None,
+    file_search_embeddings: Embedder | None = None,
     api_key: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
@@ -98,9 +100,12 @@ def create_app(
         brain: a brain that decides every run, whatever the scenarios say (a streaming
             `Brain` or an older `decide()` one).
         builtin_tools: the tools the server runs itself (code interpreter, file search),
-            found by their `type` when a brain calls them; none by default.
+            found by their `type` when a brain calls them; file search (over the server's
+            vector stores) is added unless one of type `file_search` is given.
+        file_search_embeddings: an embeddings endpoint for hybrid search
+            (`file_search.OpenAIEmbeddings`); BM25 only when None.
         vector_store_exists: tells whether a vector store id exists, for `tool_resources`
-            (an unknown one is a 404); without it, no vector store exists.
+            (an unknown one is a 404); by default, the server's own stores.
         api_key: when set, every request must carry it (`Authorization: Bearer` or `api-key`).
         max_body_bytes: the largest request body accepted (16 MiB); a larger one is a 413.
         max_upload_bytes: the same for a multipart upload to `/files` (513 MiB: a 512 MiB file,
@@ -109,13 +114,17 @@ def create_app(
     if max_body_bytes < 1 or max_upload_bytes < 1:
         raise ValueError("max_body_bytes and max_upload_bytes must be positive")
     store = Store(db)
+    clock = clock or SystemClock()
+    search = FileSearch.attach(store, clock.now, file_search_embeddings)
+    if not any(tool.type == "file_search" for tool in builtin_tools):
+        builtin_tools = [*builtin_tools, FileSearchTool(search)]
     engine = RunEngine(
         store,
-        clock or SystemClock(),
+        clock,
         BrainChooser.load(scenario, scenarios, override=brain),
         run_expiry_seconds=run_expiry_seconds,
         builtin_tools=builtin_tools,
-        vector_store_exists=vector_store_exists or _no_vector_stores,
+        vector_store_exists=vector_store_exists or _has_store(search),
     )
 
     @asynccontextmanager
@@ -128,6 +137,7 @@ def create_app(
             close = getattr(brain, "aclose", None)  # a model brain's connections
             if close is not None:
                 await close()
+            await search.aclose()
             store.close()
 
     api = routes()
@@ -153,13 +163,10 @@ def create_app(
         exception_handlers={**exception_handlers(), HTTPException: _http_error},
     )
     app.state.engine = engine
+    app.state.file_search = search
     app.state.faults = load_faults(faults)
     app.state.fault_counts = Counter()
     return app
-
-
-def _no_vector_stores(store_id: str) -> bool:
-    return False
 
 
 class _RunServer(Starlette):
@@ -174,3 +181,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     message = f"Invalid URL ({request.method} {request.url.path})"
     return JSONResponse(error_body(message), status_code=status)
+
+
+def _has_store(search: FileSearch) -> Callable[[str], bool]:
+    return lambda store_id: search.tables.get_store(store_id) is not None

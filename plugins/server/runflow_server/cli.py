@@ -28,6 +28,7 @@ import uvicorn
 from .app import create_app
 from .clock import SystemClock
 from .faults import FaultConfigError
+from .file_search.embeddings import embeddings_from
 from .middleware import MAX_BODY_BYTES, MAX_UPLOAD_BYTES
 from .model import ModelConfigError
 from .model.images import image_source
@@ -91,6 +92,12 @@ def _connection_flags(parser: argparse.ArgumentParser) -> None:
         help=f"connections and requests at once before 503s ({LIMIT_CONCURRENCY}; 0: no limit)",
     )
     parser.add_argument(
+        "--embeddings-url",
+        help="an OpenAI-compatible /embeddings endpoint (base URL) for hybrid file search;"
+        " its key from RUNFLOW_EMBEDDINGS_API_KEY (default: BM25 only)",
+    )
+    parser.add_argument("--embeddings-model", help="the embeddings model for --embeddings-url")
+    parser.add_argument(
         "--backlog",
         type=_positive,
         default=BACKLOG,
@@ -130,6 +137,7 @@ def serve_command(argv: list[str]) -> int:
     clock = SystemClock()
     try:
         model_brain = model_brain_from_args(args, clock)
+        embeddings = embeddings_from(args.embeddings_url, args.embeddings_model)
         app = create_app(
             db=args.db,
             clock=clock,
@@ -140,8 +148,9 @@ def serve_command(argv: list[str]) -> int:
             api_key=args.api_key,
             max_body_bytes=args.max_body_bytes,
             max_upload_bytes=args.max_upload_bytes,
+            file_search_embeddings=embeddings,
         )
-    except (ScenarioError, FaultConfigError, ModelConfigError) as exc:
+    except (ScenarioError, FaultConfigError, ModelConfigError, ValueError) as exc:
         print(f"runflow serve: {exc}", file=sys.stderr)
         return 2
     if model_brain is not None:

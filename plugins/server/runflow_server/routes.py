@@ -30,6 +30,9 @@ from .bodies import (
 from .engine import RunEngine
 from .errors import bad_request
 from .events import Event, Subscription
+from .file_search import vector_store_routes
+from .file_search.resources import attach_messages, with_real_stores
+from .file_search.tool import step_view
 from .files import file_routes
 from .routing import Handler, delete, endpoint, page
 from .sse import event_stream
@@ -69,6 +72,7 @@ def _run_response(
 
 async def create_assistant(request: Request, engine: RunEngine) -> Response:
     body = parse_body(AssistantBody, await request.body())
+    body = with_real_stores(engine, body, param="tool_resources", for_thread=False)
     return JSONResponse(engine.catalog.create_assistant(body))
 
 
@@ -83,6 +87,7 @@ async def retrieve_assistant(request: Request, engine: RunEngine) -> Response:
 async def update_assistant(request: Request, engine: RunEngine) -> Response:
     body = parse_body(AssistantUpdateBody, await request.body())
     assistant_id = request.path_params["assistant_id"]
+    body = with_real_stores(engine, body, param="tool_resources", for_thread=False)
     return JSONResponse(engine.catalog.update_assistant(assistant_id, body))
 
 
@@ -90,8 +95,16 @@ async def delete_assistant(request: Request, engine: RunEngine) -> Response:
     return delete(engine, "assistants", engine.assistant(request.path_params["assistant_id"]))
 
 
+def _new_thread(engine: RunEngine, body: ThreadBody) -> JSON:
+    """A thread with its messages; `vector_stores` helpers and file-search attachments made real."""
+    body = with_real_stores(engine, body, param="tool_resources", for_thread=True)
+    thread = engine.catalog.create_thread(body)
+    attach_messages(engine, thread["id"], body.messages or [])
+    return engine.store.get("threads", thread["id"]) or thread
+
+
 async def create_thread(request: Request, engine: RunEngine) -> Response:
-    return JSONResponse(engine.catalog.create_thread(parse_body(ThreadBody, await request.body())))
+    return JSONResponse(_new_thread(engine, parse_body(ThreadBody, await request.body())))
 
 
 async def retrieve_thread(request: Request, engine: RunEngine) -> Response:
@@ -100,6 +113,7 @@ async def retrieve_thread(request: Request, engine: RunEngine) -> Response:
 
 async def update_thread(request: Request, engine: RunEngine) -> Response:
     body = parse_body(ThreadUpdateBody, await request.body())
+    body = with_real_stores(engine, body, param="tool_resources", for_thread=True)
     return JSONResponse(engine.catalog.update_thread(request.path_params["thread_id"], body))
 
 
@@ -109,7 +123,9 @@ async def delete_thread(request: Request, engine: RunEngine) -> Response:
 
 async def create_message(request: Request, engine: RunEngine) -> Response:
     body = parse_body(MessageBody, await request.body())
-    return JSONResponse(engine.add_message(request.path_params["thread_id"], body))
+    message = engine.add_message(request.path_params["thread_id"], body)
+    attach_messages(engine, message["thread_id"], [body])
+    return JSONResponse(message)
 
 
 async def list_messages(request: Request, engine: RunEngine) -> Response:
@@ -145,6 +161,7 @@ async def create_run(request: Request, engine: RunEngine) -> Response:
     run, subscription = engine.create_run(
         request.path_params["thread_id"], body, subscribe=bool(body.stream), include=include
     )
+    attach_messages(engine, run["thread_id"], body.additional_messages or [])
     return _run_response(run, subscription)
 
 
@@ -154,7 +171,7 @@ async def create_thread_and_run(request: Request, engine: RunEngine) -> Response
     thread_body = body.thread or ThreadBody()
     if body.tool_resources is not None:
         thread_body = thread_body.model_copy(update={"tool_resources": body.tool_resources})
-    thread = engine.catalog.create_thread(thread_body)
+    thread = _new_thread(engine, thread_body)
     run, subscription = engine.create_run(thread["id"], body, subscribe=bool(body.stream))
     return _run_response(run, subscription, (Event.of("thread.created", thread),))
 
@@ -192,16 +209,16 @@ async def cancel_run(request: Request, engine: RunEngine) -> Response:
 
 async def list_run_steps(request: Request, engine: RunEngine) -> Response:
     params = request.path_params
-    _check_include(request)
+    shown = step_view(_check_include(request))
     run = engine.run(params["thread_id"], params["run_id"])
-    return page(request, engine, "run_steps", run["id"])
+    return page(request, engine, "run_steps", run["id"], render=shown)
 
 
 async def retrieve_run_step(request: Request, engine: RunEngine) -> Response:
     params = request.path_params
-    _check_include(request)
+    shown = step_view(_check_include(request))
     run = engine.run(params["thread_id"], params["run_id"])
-    return JSONResponse(engine.get("run_steps", params["step_id"], parent=run["id"]))
+    return JSONResponse(shown(engine.get("run_steps", params["step_id"], parent=run["id"])))
 
 
 _ASSISTANTS = "/assistants/{assistant_id}"
@@ -240,5 +257,5 @@ def routes() -> list[Route]:
     """Every route of the API, without a prefix."""
     return [
         Route(path, endpoint(handler), methods=[method])
-        for method, path, handler in TABLE + file_routes()
+        for method, path, handler in TABLE + file_routes() + vector_store_routes()
     ]

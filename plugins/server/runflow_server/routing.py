@@ -52,8 +52,10 @@ def page(
     *,
     most: int = 100,
     default: int = 20,
+    render: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Response:
-    """A list response: `limit` (1 to `most`, `default`), `order` (desc), `after`, `before`."""
+    """A list response: `limit` (1 to `most`, `default`), `order` (desc), `after`, `before`;
+    `render` shapes each object for this request."""
     query = request.query_params
     limit = _limit(query.get("limit"), most=most, default=default)
     order = query.get("order", "desc")
@@ -73,7 +75,8 @@ def page(
     except KeyError as exc:
         name = exc.args[0]
         raise bad_request(f"Invalid '{name}': no such object in this list.", param=name) from exc
-    return JSONResponse(page_object(page.data, has_more=page.has_more))
+    data = page.data if render is None else [render(obj) for obj in page.data]
+    return JSONResponse(page_object(data, has_more=page.has_more))
 
 
 def _limit(text: str | None, *, most: int, default: int) -> int:

@@ -13,6 +13,8 @@ A scenario is a name and a list of steps. Each step is exactly one of:
                                                           # | invalid_prompt; the run fails
 - incomplete: {reason: max_completion_tokens}       # or max_prompt_tokens; the run is incomplete
 - delay: 2.5                       # wait (on the server's clock), then go on with the next step
+- file_search: {query: "refund policy"}   # a real search of the run's vector stores (a query
+                                          # or a list; placeholders allowed), then the next step
 ```
 
 The steps of a thread are consumed in order across the thread's runs, so a multi-run conversation
@@ -24,7 +26,10 @@ Placeholders in a `message` (`{{` and `}}` stand for literal braces):
 
 - `{outputs}`: the outputs of the run's latest tool round, in call order, joined with ", ";
 - `{output.NAME}`: the output of the run's latest call to the tool NAME;
-- `{last_user_message}`: the text of the thread's latest user message.
+- `{last_user_message}`: the text of the thread's latest user message;
+- `{search.top}`: the best result of the run's latest `file_search` step, its text followed by
+  its citation marker `【0:0†file_name】` (which becomes a `file_citation` annotation);
+  `{search.results}`: every result so, one per line. With no result, both say so.
 
 Unknown placeholders, `{output.NAME}` for a tool no earlier step calls, and `{outputs}` before any
 `tool_calls` step are errors when the file is loaded. If a run asks for a step past the end of its
@@ -59,6 +64,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .brains import (
     Brain,
+    BuiltinCall,
+    CallBuiltins,
     CallTools,
     DecidingBrain,
     Decision,
@@ -72,7 +79,10 @@ from .brains import (
     ToolCall,
     Turn,
 )
+from .brains.citing import NO_RESULTS, passages
 from .errors import ServerError, bad_request
+
+_SEARCHED = "<file_search>"  # among the tools called: a file_search step came before
 
 __all__ = [
     "BrainChooser",
@@ -115,6 +125,14 @@ class ScriptedIncomplete(_Strict):
     reason: IncompleteReason
 
 
+class ScriptedSearch(_Strict):
+    query: str | list[str] = Field(min_length=1)
+
+    @property
+    def queries(self) -> list[str]:
+        return [self.query] if isinstance(self.query, str) else self.query
+
+
 class Step(_Strict):
     """One step of a scenario: exactly one of its fields is set."""
 
@@ -123,6 +141,7 @@ class Step(_Strict):
     fail: ScriptedFailure | None = None
     incomplete: ScriptedIncomplete | None = None
     delay: float | None = Field(default=None, ge=0)
+    file_search: ScriptedSearch | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Step:
@@ -156,6 +175,10 @@ class Scenario(_Strict):
         for number, step in enumerate(self.steps, start=1):
             if step.tool_calls:
                 called.update(call.name for call in step.tool_calls)
+            for text in step.file_search.queries if step.file_search else []:
+                _check_placeholders(text, called, number)
+            if step.file_search is not None:
+                called.add(_SEARCHED)
             if step.message is not None:
                 _check_placeholders(step.message, called, number)
         return self
@@ -182,6 +205,10 @@ def _check_placeholders(template: str, called: set[str], number: int) -> None:
     for name in names:
         if name == "last_user_message":
             continue
+        if name in ("search.top", "search.results"):
+            if _SEARCHED in called:
+                continue
+            raise ValueError(f"{where}: {{{name}}} has no earlier file_search step to quote")
         if name == "outputs" and called:
             continue
         if name.startswith("output.") and name[len("output.") :] in called:
@@ -190,7 +217,7 @@ def _check_placeholders(template: str, called: set[str], number: int) -> None:
             raise ValueError(f"{where}: {{{name}}} has no earlier tool_calls step to quote")
         raise ValueError(
             f"{where}: unknown placeholder {{{name}}} (known: {{outputs}}, {{output.TOOL}},"
-            " {last_user_message})"
+            " {last_user_message}, {search.top}, {search.results})"
         )
 
 
@@ -288,9 +315,16 @@ class ScriptedBrain:
             )
         turn.memory[self._key] = index + 1
         step = steps[index]
-        if step.message is None:
+        if step.message is None and step.file_search is None:
             return step.decision()
         try:
+            if step.file_search is not None:
+                query = step.file_search.query
+                queries = tuple(
+                    _render(q, turn) for q in ([query] if isinstance(query, str) else query)
+                )
+                return CallBuiltins((BuiltinCall("file_search", queries=queries),))
+            assert step.message is not None
             return Reply(_render(step.message, turn))
         except LookupError as exc:
             return Fail(
@@ -320,6 +354,11 @@ def _placeholder_values(turn: Turn) -> dict[str, str]:
             values[f"output.{result.name}"] = result.output
     if turn.rounds:
         values["outputs"] = ", ".join(result.output for result in turn.rounds[-1])
+    searched = [r for round_ in turn.rounds for r in round_ if r.name == "file_search"]
+    if searched:
+        found = passages(searched[-1].output)
+        values["search.top"] = found[0].cited(None) if found else NO_RESULTS
+        values["search.results"] = "\n".join(p.cited(None) for p in found) or NO_RESULTS
     return values
 
 

@@ -374,7 +374,7 @@ def _ranking(run: Mapping[str, Any]) -> JSON:
     for tool in run["tools"]:
         if tool.get("type") == "file_search":
             options: JSON = tool.get("file_search", {}).get("ranking_options", {})
-            return options
+            return {key: value for key, value in options.items() if value is not None}
     return {"ranker": "default_2024_08_21", "score_threshold": 0.0}
 
 

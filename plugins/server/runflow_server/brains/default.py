@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..objects import function_tools
-from .protocol import CallTools, Decision, Fail, Reply, ToolCall, Turn
+from .citing import passages
+from .protocol import BuiltinCall, CallBuiltins, CallTools, Decision, Fail, Reply, ToolCall, Turn
 
 __all__ = ["DefaultBrain", "example_arguments"]
 
@@ -23,11 +24,23 @@ class DefaultBrain:
       `tool_choice: "required"` it calls every function tool of the run once, in parallel (only
       the first if `parallel_tool_calls` is false). Arguments fit each function's JSON schema
       (see `example_arguments`).
+    - With the `file_search` tool (and `tool_choice` not `none`), or `tool_choice:
+      {"type": "file_search"}`, it first searches the run's vector stores for the last user
+      message, then answers with the best passages (at most three), each followed by its
+      citation marker, which becomes a `file_citation` annotation; when nothing is found it
+      answers as below.
     - Once outputs have arrived, it answers with a message quoting them.
     - Otherwise it answers with a message quoting the last user message.
     """
 
     async def decide(self, turn: Turn) -> Decision:
+        if turn.rounds and all(result.name == "file_search" for result in turn.rounds[-1]):
+            found = [p for result in turn.rounds[-1] for p in passages(result.output)]
+            if found:
+                return Reply("From the files:\n" + "\n".join(f"- {p.cited()}" for p in found[:3]))
+            return Reply(f'You said: "{turn.last_user_message}"')
+        if not turn.rounds and _searches(turn):
+            return CallBuiltins((BuiltinCall("file_search", queries=(turn.last_user_message,)),))
         if turn.rounds:
             quoted = "; ".join(f"{r.name} returned {r.output!r}" for r in turn.rounds[-1])
             return Reply(f"Here is what the tools said: {quoted}.")
@@ -41,6 +54,15 @@ class DefaultBrain:
                 )
             )
         return Reply(f'You said: "{turn.last_user_message}"')
+
+
+def _searches(turn: Turn) -> bool:
+    """Whether the run should search its files first (see `DefaultBrain`)."""
+    choice = turn.run["tool_choice"]
+    if isinstance(choice, dict) and choice.get("type") == "file_search":
+        return True
+    has_tool = any(tool.get("type") == "file_search" for tool in turn.run["tools"])
+    return has_tool and choice != "none" and bool(turn.last_user_message.strip())
 
 
 def _forced_functions(run: Mapping[str, Any]) -> list[JSON] | Fail:
