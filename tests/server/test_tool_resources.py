@@ -59,11 +59,12 @@ async def test_unknown_ids_are_404s_everywhere(
 
 
 async def test_known_ids_are_accepted(server: Server, clock: FakeClock) -> None:
-    _, client, http = await server.open(clock=clock, vector_store_exists=lambda i: i == "vs_1")
+    _, client, http = await server.open(clock=clock)
     upload = await client.files.create(file=("a.txt", b"hello"), purpose="assistants")
+    store = await client.vector_stores.create(name="notes")
     resources = {
         "code_interpreter": {"file_ids": [upload.id]},
-        "file_search": {"vector_store_ids": ["vs_1"]},
+        "file_search": {"vector_store_ids": [store.id]},
     }
     response = await http.post("/v1/threads", json={"tool_resources": resources})
     assert response.status_code == 200 and response.json()["tool_resources"] == resources
