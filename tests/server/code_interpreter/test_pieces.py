@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import base64
 from pathlib import Path
 
 import pytest
 
 from runflow_server.code_interpreter import ImageOutput, LogOutput, SandboxLimits
+from runflow_server.code_interpreter.options import (
+    CodeConfigError,
+    add_arguments,
+    config_from_arguments,
+    load_config,
+)
 from runflow_server.code_interpreter.outputs import OutputCollector
 from runflow_server.code_interpreter.sandbox import SandboxSpec, bubblewrap_command
 from runflow_server.code_interpreter.workspace import safe_name
@@ -99,3 +106,36 @@ def test_limits_must_be_positive() -> None:
 
 def _message(kind: str, content: dict[str, object]) -> dict[str, object]:
     return {"header": {"msg_type": kind}, "content": content}
+
+
+def test_flags_and_a_config_file_make_the_session_config(tmp_path: Path) -> None:
+    config_file = tmp_path / "code.yaml"
+    config_file.write_text("max_sessions: 3\nlimits: {cpu_seconds: 5, wall_seconds: 9}\n")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(
+        ["--code-config", str(config_file), "--code-sessions", "4", "--code-memory-mib", "512"]
+    )
+    config = config_from_arguments(args)
+    assert config is not None
+    assert (config.max_sessions, config.limits.memory_bytes) == (4, 512 * 1024 * 1024)
+    assert (config.limits.cpu_seconds, config.limits.wall_seconds) == (5, 9)
+    assert not config.allow_unsandboxed
+    off = parser.parse_args(["--no-code-interpreter"])
+    assert config_from_arguments(off) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("max_session: 3\n", "unknown settings \\['max_session'\\]"),
+        ("limits: {memory: 1}\n", "unknown settings \\['memory'\\]"),
+        ("ttl_seconds: -1\n", "ttl_seconds must be positive"),
+        ("- a list\n", "expected a mapping"),
+    ],
+)
+def test_a_wrong_config_file_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    config_file = tmp_path / "code.yaml"
+    config_file.write_text(text)
+    with pytest.raises(CodeConfigError, match=message):
+        load_config(config_file)

@@ -14,6 +14,7 @@ needs to be visible in the sandbox. Standard library and ipykernel only.
 """
 
 import json
+import math
 import os
 import resource
 import shutil
@@ -51,7 +52,7 @@ def _install_cpu_allowance(shell: Any, per_execution: int) -> None:
     def before(*_: object) -> None:
         global _running
         hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
-        soft = int(_cpu_used()) + per_execution
+        soft = math.ceil(_cpu_used()) + per_execution  # whole seconds, never less than asked
         if hard != resource.RLIM_INFINITY:
             soft = min(soft, hard)
         resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
