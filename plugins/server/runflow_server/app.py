@@ -35,6 +35,7 @@ import os
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Literal
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -46,6 +47,8 @@ from starlette.types import ASGIApp
 
 from .brains import Brain, BuiltinTool, DecidingBrain
 from .clock import Clock, SystemClock
+from .code_interpreter import SessionConfig
+from .code_interpreter.tool import with_code_interpreter
 from .engine import RunEngine
 from .errors import error_body
 from .faults import FaultConfig, FaultInjector, load_faults
@@ -77,6 +80,7 @@ def create_app(
     faults: FaultConfig | str | os.PathLike[str] | None = None,
     brain: Brain | DecidingBrain | None = None,
     builtin_tools: Sequence[BuiltinTool] = (),
+    code_interpreter: SessionConfig | Literal[False] | None = None,
     api_key: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
@@ -97,6 +101,9 @@ def create_app(
             `Brain` or an older `decide()` one).
         builtin_tools: the tools the server runs itself (code interpreter, file search),
             found by their `type` when a brain calls them; none by default.
+        code_interpreter: the code interpreter's sessions (`SessionConfig`: how many, their
+            limits, sandboxing); the defaults when None; False for no code interpreter. Not
+            used when `builtin_tools` has a `code_interpreter` tool of its own.
         api_key: when set, every request must carry it (`Authorization: Bearer` or `api-key`).
         max_body_bytes: the largest request body accepted (16 MiB); a larger one is a 413.
         max_upload_bytes: the same for a multipart upload to `/files` (513 MiB: a 512 MiB file,
@@ -110,7 +117,7 @@ def create_app(
         clock or SystemClock(),
         BrainChooser.load(scenario, scenarios, override=brain),
         run_expiry_seconds=run_expiry_seconds,
-        builtin_tools=builtin_tools,
+        builtin_tools=with_code_interpreter(builtin_tools, code_interpreter, store),
     )
 
     @asynccontextmanager

@@ -497,6 +497,10 @@ class RunEngine:
         self._closing = True
         await _cancel_all(self._tasks)
         self._drivers.clear()
+        for tool in self.builtin_tools.values():  # e.g. code interpreter sessions
+            close = getattr(tool, "aclose", None)
+            if close is not None:
+                await close()
 
 
 async def _first_of(

@@ -166,7 +166,12 @@ class Kernel:
         """Run `code`; its outputs go to `collector`. Interrupts, then kills, a cell over time."""
         await self._discard_replies()
         msg_id = self._client.execute(code, store_history=True, allow_stdin=False)
-        drained = await self._drain(msg_id, collector, self.limits.wall_seconds)
+        try:
+            drained = await self._drain(msg_id, collector, self.limits.wall_seconds)
+        except anyio.get_cancelled_exc_class():  # the run ended (cancelled, expired): stop the cell
+            if self.alive:
+                self._interrupt()
+            raise
         if drained != "timeout":
             return "ok" if drained == "idle" else "died"
         self._interrupt()
