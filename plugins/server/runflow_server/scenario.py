@@ -13,6 +13,10 @@ A scenario is a name and a list of steps. Each step is exactly one of:
                                                           # | invalid_prompt; the run fails
 - incomplete: {reason: max_completion_tokens}       # or max_prompt_tokens; the run is incomplete
 - delay: 2.5                       # wait (on the server's clock), then go on with the next step
+- code_interpreter:                # the server runs this code in the thread's Python session
+    code: |                        # (a tool_calls step); the run goes on with the next step
+      import numpy as np, matplotlib.pyplot as plt
+      plt.plot(np.sin(np.linspace(0, 6, 100))); plt.show()
 ```
 
 The steps of a thread are consumed in order across the thread's runs, so a multi-run conversation
@@ -24,7 +28,10 @@ Placeholders in a `message` (`{{` and `}}` stand for literal braces):
 
 - `{outputs}`: the outputs of the run's latest tool round, in call order, joined with ", ";
 - `{output.NAME}`: the output of the run's latest call to the tool NAME;
-- `{last_user_message}`: the text of the thread's latest user message.
+- `{last_user_message}`: the text of the thread's latest user message;
+- `{code.output}`: the text output (logs) of the run's latest `code_interpreter` call. Images it
+  displayed are attached to the next message, and `sandbox:/mnt/data/NAME` links in a message
+  become `file_path` annotations of the files the code wrote.
 
 Unknown placeholders, `{output.NAME}` for a tool no earlier step calls, and `{outputs}` before any
 `tool_calls` step are errors when the file is loaded. If a run asks for a step past the end of its
@@ -59,6 +66,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .brains import (
     Brain,
+    BuiltinCall,
+    CallBuiltins,
     CallTools,
     DecidingBrain,
     Decision,
@@ -83,6 +92,9 @@ __all__ = [
     "load_scenario",
     "load_scenarios",
 ]
+
+
+_CODE = "code_interpreter"  # the tool name of a code interpreter call among a turn's rounds
 
 
 class ScenarioError(ValueError):
@@ -115,6 +127,10 @@ class ScriptedIncomplete(_Strict):
     reason: IncompleteReason
 
 
+class ScriptedCode(_Strict):
+    code: str
+
+
 class Step(_Strict):
     """One step of a scenario: exactly one of its fields is set."""
 
@@ -123,6 +139,7 @@ class Step(_Strict):
     fail: ScriptedFailure | None = None
     incomplete: ScriptedIncomplete | None = None
     delay: float | None = Field(default=None, ge=0)
+    code_interpreter: ScriptedCode | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Step:
@@ -141,6 +158,8 @@ class Step(_Strict):
             return Incomplete(self.incomplete.reason)
         if self.delay is not None:
             return Delay(self.delay)
+        if self.code_interpreter is not None:
+            return CallBuiltins((BuiltinCall("code_interpreter", self.code_interpreter.code),))
         raise AssertionError("message steps are rendered, not converted")
 
 
@@ -156,6 +175,8 @@ class Scenario(_Strict):
         for number, step in enumerate(self.steps, start=1):
             if step.tool_calls:
                 called.update(call.name for call in step.tool_calls)
+            if step.code_interpreter is not None:
+                called.add(_CODE)
             if step.message is not None:
                 _check_placeholders(step.message, called, number)
         return self
@@ -180,8 +201,10 @@ def _check_placeholders(template: str, called: set[str], number: int) -> None:
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from exc
     for name in names:
-        if name == "last_user_message":
+        if name == "last_user_message" or (name == "code.output" and _CODE in called):
             continue
+        if name == "code.output":
+            raise ValueError(f"{where}: {{code.output}} has no earlier code_interpreter step")
         if name == "outputs" and called:
             continue
         if name.startswith("output.") and name[len("output.") :] in called:
@@ -190,7 +213,7 @@ def _check_placeholders(template: str, called: set[str], number: int) -> None:
             raise ValueError(f"{where}: {{{name}}} has no earlier tool_calls step to quote")
         raise ValueError(
             f"{where}: unknown placeholder {{{name}}} (known: {{outputs}}, {{output.TOOL}},"
-            " {last_user_message})"
+            " {last_user_message}, {code.output})"
         )
 
 
@@ -308,6 +331,8 @@ def _placeholder_values(turn: Turn) -> dict[str, str]:
     for round_ in turn.rounds:
         for result in round_:
             values[f"output.{result.name}"] = result.output
+            if result.name == _CODE:
+                values["code.output"] = result.output
     if turn.rounds:
         values["outputs"] = ", ".join(result.output for result in turn.rounds[-1])
     return values

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..objects import function_tools
+from .code import code_answer, code_call
 from .protocol import CallTools, Decision, Fail, Reply, ToolCall, Turn
 
 __all__ = ["DefaultBrain", "example_arguments"]
@@ -24,10 +25,19 @@ class DefaultBrain:
       the first if `parallel_tool_calls` is false). Arguments fit each function's JSON schema
       (see `example_arguments`).
     - Once outputs have arrived, it answers with a message quoting them.
+    - With the `code_interpreter` tool, a fenced Python block in the user's message runs in
+      the thread's session, and the answer quotes its output (`brains/code.py`);
+      `tool_choice={"type": "code_interpreter"}` forces such a call.
     - Otherwise it answers with a message quoting the last user message.
     """
 
     async def decide(self, turn: Turn) -> Decision:
+        if turn.rounds and (answer := code_answer(list(turn.rounds[-1]))) is not None:
+            return answer
+        if not turn.rounds:
+            call = code_call(turn, has_functions=bool(function_tools(turn.run["tools"])))
+            if call is not None:
+                return call
         if turn.rounds:
             quoted = "; ".join(f"{r.name} returned {r.output!r}" for r in turn.rounds[-1])
             return Reply(f"Here is what the tools said: {quoted}.")

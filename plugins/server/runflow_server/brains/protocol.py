@@ -139,7 +139,7 @@ class Delay:
 
 Terminal = CallFunctions | CallBuiltins | Fail | Incomplete | Delay
 BrainEvent = TextDelta | FunctionCallDelta | Usage | Terminal
-Decision = CallFunctions | Reply | Fail | Incomplete | Delay
+Decision = CallFunctions | CallBuiltins | Reply | Fail | Incomplete | Delay
 
 
 @dataclass(frozen=True)
