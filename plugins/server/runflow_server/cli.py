@@ -24,6 +24,7 @@ import sys
 import uvicorn
 
 from .app import create_app
+from .code_interpreter import options as code_options
 from .faults import FaultConfigError
 from .middleware import MAX_BODY_BYTES, MAX_UPLOAD_BYTES
 from .scenario import ScenarioError
@@ -60,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"largest multipart upload to /files, in bytes ({MAX_UPLOAD_BYTES}: 513 MiB)",
     )
     _connection_flags(parser)
+    code_options.add_arguments(parser)
     return parser
 
 
@@ -121,8 +123,10 @@ def serve_command(argv: list[str]) -> int:
     """Parse `argv` (the arguments after `serve`) and serve until interrupted."""
     args = _parser().parse_args(argv)
     try:
+        code = code_options.config_from_arguments(args)
         app = create_app(
             db=args.db,
+            code_interpreter=False if code is None else code,
             scenario=args.scenario,
             run_expiry_seconds=args.expiry,
             faults=args.faults,
@@ -130,9 +134,11 @@ def serve_command(argv: list[str]) -> int:
             max_body_bytes=args.max_body_bytes,
             max_upload_bytes=args.max_upload_bytes,
         )
-    except (ScenarioError, FaultConfigError) as exc:
+    except (ScenarioError, FaultConfigError, code_options.CodeConfigError) as exc:
         print(f"runflow serve: {exc}", file=sys.stderr)
         return 2
+    if (warning := code_options.sandbox_warning(code)) is not None:
+        print(f"runflow serve: {warning}", file=sys.stderr)
     bounds = server_options(
         header_timeout=args.header_timeout,
         keep_alive=args.keep_alive,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,13 @@ import yaml
 
 from .config import MIB, SandboxLimits, SessionConfig
 
-__all__ = ["CodeConfigError", "add_arguments", "config_from_arguments", "load_config"]
+__all__ = [
+    "CodeConfigError",
+    "add_arguments",
+    "config_from_arguments",
+    "load_config",
+    "sandbox_warning",
+]
 
 # flag -> (SessionConfig or SandboxLimits field, type, scale, help)
 _FLAGS: dict[str, tuple[str, type, int, str]] = {
@@ -49,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the code interpreter flags to `runflow serve`'s parser."""
     group = parser.add_argument_group("code interpreter")
     for flag, (name, kind, _, text) in _FLAGS.items():
-        group.add_argument(flag, dest=f"code_{name}", type=kind, help=text)
+        group.add_argument(flag, dest=f"code_{name}", type=kind, metavar="N", help=text)
     group.add_argument("--code-config", help="code interpreter settings (YAML or JSON file)")
     group.add_argument(
         "--code-unsafe-no-sandbox",
@@ -101,3 +108,15 @@ def load_config(path: str | Path) -> SessionConfig:
         return SessionConfig(limits=SandboxLimits(**limits), **raw)
     except (TypeError, ValueError) as exc:
         raise CodeConfigError(f"{path}: {exc}") from exc
+
+
+def sandbox_warning(config: SessionConfig | None) -> str | None:
+    """What to tell at startup when the sessions cannot be sandboxed as configured."""
+    if config is None or shutil.which("bwrap") is not None:
+        return None
+    if config.allow_unsandboxed:
+        return "WARNING: bubblewrap is missing: code interpreter sessions run UNSANDBOXED"
+    return (
+        "bubblewrap is missing: code interpreter calls will fail until it is installed"
+        " (apt-get install bubblewrap), or until --code-unsafe-no-sandbox allows unsandboxed runs"
+    )
