@@ -112,7 +112,8 @@ def _show_call(out: TextIO, call: Any) -> None:
 
 
 async def _show_answer(out: TextIO, client: Any, message: Any) -> int:
-    folder = Path(tempfile.mkdtemp(prefix="runflow-demo-"))
+    folder = Path(tempfile.gettempdir()) / "runflow-demo"  # one place, overwritten each run
+    folder.mkdir(exist_ok=True)
     for part in message.content:
         if part.type == "image_file":
             path = folder / "sine-wave.png"
