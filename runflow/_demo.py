@@ -140,7 +140,11 @@ async def _run(out: TextIO, instrumentation: Instrumentation) -> int:
         f"\nrun {result.run.id} ended {result.status.value} "
         f"after {time.perf_counter() - started:.2f}s, {len(result.tool_calls)} tool calls",
     )
-    return 0 if result.status.value == "completed" else 1
+    if result.status.value != "completed":
+        return 1
+    from runflow._demo_code import run_code_demo  # the code interpreter part
+
+    return await run_code_demo(out, server)
 
 
 def _printer(out: TextIO, started: float) -> Any:

@@ -80,7 +80,7 @@ def test_a_bad_scenario_file_stops_serve_with_a_message(
     assert serve_command(["--port", "0", "--scenario", str(bad)]) == 2
     assert capsys.readouterr().err == (
         f"runflow serve: {bad}: step 1: unknown placeholder {{nope}} (known: {{outputs}},"
-        " {output.TOOL}, {last_user_message}, {search.top}, {search.results})\n"
+        " {output.TOOL}, {last_user_message}, {search.top}, {search.results}, {code.output})\n"
     )
 
 

@@ -36,6 +36,7 @@ import os
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Literal
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -47,6 +48,8 @@ from starlette.types import ASGIApp
 
 from .brains import Brain, BuiltinTool, DecidingBrain
 from .clock import Clock, SystemClock
+from .code_interpreter import SessionConfig
+from .code_interpreter.tool import with_code_interpreter
 from .engine import RunEngine
 from .errors import error_body, exception_handlers
 from .faults import FaultConfig, FaultInjector, load_faults
@@ -81,6 +84,7 @@ def create_app(
     builtin_tools: Sequence[BuiltinTool] = (),
     vector_store_exists: Callable[[str], bool] | None = None,
     file_search_embeddings: Embedder | None = None,
+    code_interpreter: SessionConfig | Literal[False] | None = None,
     api_key: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
@@ -106,6 +110,9 @@ def create_app(
             (`file_search.OpenAIEmbeddings`); BM25 only when None.
         vector_store_exists: tells whether a vector store id exists, for `tool_resources`
             (an unknown one is a 404); by default, the server's own stores.
+        code_interpreter: the code interpreter's sessions (`SessionConfig`: how many, their
+            limits, sandboxing); the defaults when None; False for no code interpreter. Not
+            used when `builtin_tools` has a `code_interpreter` tool of its own.
         api_key: when set, every request must carry it (`Authorization: Bearer` or `api-key`).
         max_body_bytes: the largest request body accepted (16 MiB); a larger one is a 413.
         max_upload_bytes: the same for a multipart upload to `/files` (513 MiB: a 512 MiB file,
@@ -123,7 +130,7 @@ def create_app(
         clock,
         BrainChooser.load(scenario, scenarios, override=brain),
         run_expiry_seconds=run_expiry_seconds,
-        builtin_tools=builtin_tools,
+        builtin_tools=with_code_interpreter(builtin_tools, code_interpreter, store),
         vector_store_exists=vector_store_exists or _has_store(search),
     )
 

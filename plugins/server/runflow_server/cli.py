@@ -27,6 +27,7 @@ import uvicorn
 
 from .app import create_app
 from .clock import SystemClock
+from .code_interpreter import options as code_options
 from .faults import FaultConfigError
 from .file_search.embeddings import embeddings_from
 from .middleware import MAX_BODY_BYTES, MAX_UPLOAD_BYTES
@@ -68,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _connection_flags(parser)
     add_model_arguments(parser)
+    code_options.add_arguments(parser)
     return parser
 
 
@@ -138,10 +140,12 @@ def serve_command(argv: list[str]) -> int:
     try:
         model_brain = model_brain_from_args(args, clock)
         embeddings = embeddings_from(args.embeddings_url, args.embeddings_model)
+        code = code_options.config_from_arguments(args)
         app = create_app(
             db=args.db,
             clock=clock,
             brain=model_brain,
+            code_interpreter=False if code is None else code,
             scenario=args.scenario,
             run_expiry_seconds=args.expiry,
             faults=args.faults,
@@ -150,11 +154,19 @@ def serve_command(argv: list[str]) -> int:
             max_upload_bytes=args.max_upload_bytes,
             file_search_embeddings=embeddings,
         )
-    except (ScenarioError, FaultConfigError, ModelConfigError, ValueError) as exc:
+    except (
+        ScenarioError,
+        FaultConfigError,
+        ModelConfigError,
+        code_options.CodeConfigError,
+        ValueError,
+    ) as exc:
         print(f"runflow serve: {exc}", file=sys.stderr)
         return 2
     if model_brain is not None:
         model_brain.images = image_source(app.state.engine.files.read)
+    if (warning := code_options.sandbox_warning(code)) is not None:
+        print(f"runflow serve: {warning}", file=sys.stderr)
     bounds = server_options(
         header_timeout=args.header_timeout,
         keep_alive=args.keep_alive,

@@ -509,3 +509,7 @@ class RunEngine:
         self._closing = True
         await self._tasks.aclose()
         self._drivers.clear()
+        for tool in self.builtin_tools.values():  # e.g. code interpreter sessions
+            close = getattr(tool, "aclose", None)
+            if close is not None:
+                await close()

@@ -15,6 +15,10 @@ A scenario is a name and a list of steps. Each step is exactly one of:
 - delay: 2.5                       # wait (on the server's clock), then go on with the next step
 - file_search: {query: "refund policy"}   # a real search of the run's vector stores (a query
                                           # or a list; placeholders allowed), then the next step
+- code_interpreter:                # the server runs this code in the thread's Python session
+    code: |                        # (a tool_calls step); the run goes on with the next step
+      import numpy as np, matplotlib.pyplot as plt
+      plt.plot(np.sin(np.linspace(0, 6, 100))); plt.show()
 ```
 
 The steps of a thread are consumed in order across the thread's runs, so a multi-run conversation
@@ -30,6 +34,9 @@ Placeholders in a `message` (`{{` and `}}` stand for literal braces):
 - `{search.top}`: the best result of the run's latest `file_search` step, its text followed by
   its citation marker `【0:0†file_name】` (which becomes a `file_citation` annotation);
   `{search.results}`: every result so, one per line. With no result, both say so.
+- `{code.output}`: the text output (logs) of the run's latest `code_interpreter` call. Images it
+  displayed are attached to the next message, and `sandbox:/mnt/data/NAME` links in a message
+  become `file_path` annotations of the files the code wrote.
 
 Unknown placeholders, `{output.NAME}` for a tool no earlier step calls, and `{outputs}` before any
 `tool_calls` step are errors when the file is loaded. If a run asks for a step past the end of its
@@ -95,6 +102,9 @@ __all__ = [
 ]
 
 
+_CODE = "code_interpreter"  # the tool name of a code interpreter call among a turn's rounds
+
+
 class ScenarioError(ServerError, ValueError):
     """A scenario file that cannot be used; the message names the file and the problem."""
 
@@ -133,6 +143,10 @@ class ScriptedSearch(_Strict):
         return [self.query] if isinstance(self.query, str) else self.query
 
 
+class ScriptedCode(_Strict):
+    code: str
+
+
 class Step(_Strict):
     """One step of a scenario: exactly one of its fields is set."""
 
@@ -142,6 +156,7 @@ class Step(_Strict):
     incomplete: ScriptedIncomplete | None = None
     delay: float | None = Field(default=None, ge=0)
     file_search: ScriptedSearch | None = None
+    code_interpreter: ScriptedCode | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Step:
@@ -160,6 +175,8 @@ class Step(_Strict):
             return Incomplete(self.incomplete.reason)
         if self.delay is not None:
             return Delay(self.delay)
+        if self.code_interpreter is not None:
+            return CallBuiltins((BuiltinCall("code_interpreter", self.code_interpreter.code),))
         raise AssertionError("message steps are rendered, not converted")
 
 
@@ -179,6 +196,8 @@ class Scenario(_Strict):
                 _check_placeholders(text, called, number)
             if step.file_search is not None:
                 called.add(_SEARCHED)
+            if step.code_interpreter is not None:
+                called.add(_CODE)
             if step.message is not None:
                 _check_placeholders(step.message, called, number)
         return self
@@ -203,12 +222,14 @@ def _check_placeholders(template: str, called: set[str], number: int) -> None:
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from exc
     for name in names:
-        if name == "last_user_message":
+        if name == "last_user_message" or (name == "code.output" and _CODE in called):
             continue
         if name in ("search.top", "search.results"):
             if _SEARCHED in called:
                 continue
             raise ValueError(f"{where}: {{{name}}} has no earlier file_search step to quote")
+        if name == "code.output":
+            raise ValueError(f"{where}: {{code.output}} has no earlier code_interpreter step")
         if name == "outputs" and called:
             continue
         if name.startswith("output.") and name[len("output.") :] in called:
@@ -217,7 +238,7 @@ def _check_placeholders(template: str, called: set[str], number: int) -> None:
             raise ValueError(f"{where}: {{{name}}} has no earlier tool_calls step to quote")
         raise ValueError(
             f"{where}: unknown placeholder {{{name}}} (known: {{outputs}}, {{output.TOOL}},"
-            " {last_user_message}, {search.top}, {search.results})"
+            " {last_user_message}, {search.top}, {search.results}, {code.output})"
         )
 
 
@@ -352,6 +373,8 @@ def _placeholder_values(turn: Turn) -> dict[str, str]:
     for round_ in turn.rounds:
         for result in round_:
             values[f"output.{result.name}"] = result.output
+            if result.name == _CODE:
+                values["code.output"] = result.output
     if turn.rounds:
         values["outputs"] = ", ".join(result.output for result in turn.rounds[-1])
     searched = [r for round_ in turn.rounds for r in round_ if r.name == "file_search"]

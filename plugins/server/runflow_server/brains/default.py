@@ -9,6 +9,7 @@ from typing import Any
 
 from ..objects import function_tools
 from .citing import passages
+from .code import code_answer, code_call
 from .protocol import BuiltinCall, CallBuiltins, CallTools, Decision, Fail, Reply, ToolCall, Turn
 
 __all__ = ["DefaultBrain", "example_arguments"]
@@ -30,6 +31,9 @@ class DefaultBrain:
       citation marker, which becomes a `file_citation` annotation; when nothing is found it
       answers as below.
     - Once outputs have arrived, it answers with a message quoting them.
+    - With the `code_interpreter` tool, a fenced Python block in the user's message runs in
+      the thread's session, and the answer quotes its output (`brains/code.py`);
+      `tool_choice={"type": "code_interpreter"}` forces such a call.
     - Otherwise it answers with a message quoting the last user message.
     """
 
@@ -39,6 +43,12 @@ class DefaultBrain:
             if found:
                 return Reply("From the files:\n" + "\n".join(f"- {p.cited()}" for p in found[:3]))
             return Reply(f'You said: "{turn.last_user_message}"')
+        if turn.rounds and (answer := code_answer(list(turn.rounds[-1]))) is not None:
+            return answer
+        if not turn.rounds:
+            call = code_call(turn, has_functions=bool(function_tools(turn.run["tools"])))
+            if call is not None:
+                return call
         if not turn.rounds and _searches(turn):
             return CallBuiltins((BuiltinCall("file_search", queries=(turn.last_user_message,)),))
         if turn.rounds:
