@@ -187,7 +187,8 @@ async def test_an_unconfigured_builtin_fails_the_run_clearly(
     server: Server, clock: FakeClock
 ) -> None:
     brain = TwoTurns(BuiltinCall("code_interpreter", input="1 + 1"), "never")
-    _, client, _ = await server.open(clock=clock, brain=brain)  # file search is on by default
+    # file search is always on; code interpreter is on by default, switched off here
+    _, client, _ = await server.open(clock=clock, brain=brain, code_interpreter=False)
     events, _ = await _run(client)
     run = events[-1].data
     assert events[-1].event == "thread.run.failed"
