@@ -2,7 +2,7 @@
 
 ```
 runflow serve --host 127.0.0.1 --port 8000 [--db PATH] [--scenario FILE] [--expiry SECONDS]
-              [--faults FILE] [--api-key KEY]
+              [--faults FILE] [--api-key KEY] [--no-playground]
 python -m runflow_server --port 8000
 ```
 Registered as the `serve` entry point of the `runflow.commands` group; the core CLI hands it the
@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
         default=MAX_UPLOAD_BYTES,
         help=f"largest multipart upload to /files, in bytes ({MAX_UPLOAD_BYTES}: 513 MiB)",
     )
+    parser.add_argument(
+        "--no-playground", action="store_true", help="do not serve the web page at /playground/"
+    )
     return parser
 
 
@@ -76,6 +79,7 @@ def serve_command(argv: list[str]) -> int:
             api_key=args.api_key,
             max_body_bytes=args.max_body_bytes,
             max_upload_bytes=args.max_upload_bytes,
+            playground=not args.no_playground,
         )
     except (ScenarioError, FaultConfigError) as exc:
         print(f"runflow serve: {exc}", file=sys.stderr)

@@ -1,0 +1,44 @@
+"""Whether this server can run code-interpreter calls, asked of the server itself.
+
+The capability is the scripted brain's: a scenario with a `code_interpreter` step loads only on a
+server that has the built-in tool (the step's shape is the one the brain protocol describes: the
+code to run). Without it, the image test is skipped and says so.
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from runflow_server.scenario import Scenario
+
+PLOT = (
+    "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+    "plt.plot([1, 2, 3], [1, 4, 9])\nplt.title('squares')\nplt.show()\n"
+)
+STEP_SHAPES = ({"code_interpreter": PLOT}, {"code_interpreter": {"input": PLOT}})
+
+_why_not: list[str] = []
+
+
+def code_interpreter_scenarios() -> dict[str, Scenario]:
+    """{"plot": scenario} when a code-interpreter step loads; {} otherwise (reason kept)."""
+    errors = []
+    for step in STEP_SHAPES:
+        try:
+            scenario = Scenario.model_validate(
+                {"name": "plot", "steps": [step, {"message": "Here is the plot of the squares."}]}
+            )
+        except ValidationError as exc:
+            errors.append(exc.errors()[0]["msg"])
+            continue
+        return {"plot": scenario}
+    _why_not[:] = [
+        "this server's scripted brain has no code_interpreter step (code interpreter not"
+        f" available here: {'; '.join(errors)})"
+    ]
+    return {}
+
+
+def why_not() -> str | None:
+    """Why the code-interpreter test cannot run, or None when it can."""
+    return _why_not[0] if _why_not else None
