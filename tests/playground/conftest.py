@@ -87,7 +87,7 @@ def _playwright() -> Any:
     return sync_api
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     sync_api = _playwright()
     with sync_api.sync_playwright() as playwright:

@@ -124,8 +124,10 @@ def test_cancel_a_waiting_run_then_inspect_the_runs(page: Any) -> None:
 
     page.get_by_role("tab", name="Inspector").click()
     inspector = page.get_by_role("tabpanel", name="Inspector")
+    expect(inspector).to_contain_text(re.compile(r"\d+ threads on the server"))
     table = page.get_by_role("table", name="Runs")
     rows = table.locator("tbody tr")
+    inspector.get_by_label("Assistant").select_option(label="Cancel me")
     expect(rows).to_have_count(2)
     expect(table).to_contain_text("cancelled")
     expect(table).to_contain_text("completed")

@@ -56,7 +56,9 @@ export class AssistantsView {
     const tools = assistant?.tools || [];
     const has = (type) => tools.some((t) => t.type === type);
     const functions = tools.filter((t) => t.type === "function").map((t) => t.function);
+    const ticket = (this.editing = (this.editing || 0) + 1);
     const files = await listAll("/files?purpose=assistants").catch(() => []);
+    if (ticket !== this.editing) return; // another edit began meanwhile: it wins
     const attached = new Set(assistant?.tool_resources?.code_interpreter?.file_ids || []);
     this.hadFiles = attached.size > 0;
     const field = (label, ...inputs) => h("label", { class: "field" }, h("span", {}, label), ...inputs);
