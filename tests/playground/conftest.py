@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anyio
@@ -114,11 +115,28 @@ def keyed_server_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="module")
+def painter_url() -> Iterator[str]:
+    """A server whose brain runs a (stand-in) code interpreter, then links the file it wrote."""
+    from .painter import Painter, PlottingBrain
+
+    app = create_app(brain=PlottingBrain(), builtin_tools=[Painter()])
+    with serve_in_thread(PacedStreams(app)) as url:
+        yield url
+
+
+@contextmanager
+def open_tab(browser: Any, url: str) -> Iterator[Any]:
+    """A fresh browser tab (its own storage) on a server, laptop-sized."""
+    context = browser.new_context(viewport={"width": 1360, "height": 820}, base_url=url)
+    context.set_default_timeout(10_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def page(browser: Any, server_url: str) -> Iterator[Any]:
-    """A fresh browser tab (its own storage) on the playground, laptop-sized."""
-    context = browser.new_context(viewport={"width": 1360, "height": 820}, base_url=server_url)
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    yield tab
-    context.close()
+    with open_tab(browser, server_url) as tab:
+        yield tab

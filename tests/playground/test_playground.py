@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from . import painter
 from .code_interpreter import why_not
-from .conftest import API_KEY
+from .conftest import API_KEY, open_tab
 
 SCREENSHOT = Path(__file__).parents[2] / "plugins" / "server" / "docs" / "playground.png"
 GET_WEATHER = {
@@ -166,7 +167,33 @@ def test_a_server_with_an_api_key_asks_for_it_and_keeps_it_in_the_tab(
         context.close()
 
 
+def test_code_interpreter_steps_images_and_file_links_render(
+    browser: Any, painter_url: str
+) -> None:
+    """The engine's built-in path with a stand-in interpreter (painter.py): input, logs and the
+    image in the step, the image in the message, the `sandbox:` link as a download."""
+    with open_tab(browser, painter_url) as page:
+        page.goto("/")
+        create_assistant(page, "Plotter")
+        ask(page, "Plotter", "Plot the first five squares")
+        expect(page.get_by_role("status", name="Run status")).to_contain_text("completed")
+        step = page.get_by_label("Run steps").locator("details", has_text="code interpreter")
+        expect(step).to_contain_text("squares = [n * n for n in range(1, 6)]")
+        expect(step).to_contain_text(painter.LOGS)
+        plot = step.get_by_role("img", name="code interpreter image")
+        expect(plot).to_be_visible()
+        assert plot.evaluate("img => img.naturalWidth") == 120
+        answer = page.get_by_role("article", name="assistant message")
+        expect(answer).to_contain_text("Here is the plot. The numbers are in")
+        expect(answer.get_by_role("img", name="image from the assistant")).to_be_visible()
+        with page.expect_download() as download:
+            answer.get_by_role("link", name="squares.csv").click()
+        assert download.value.suggested_filename == "squares.csv"
+        assert Path(download.value.path()).read_text().startswith("n,square\n1,1")
+
+
 def test_a_code_interpreter_image_shows_in_the_run_steps(page: Any) -> None:
+    """The real code interpreter (the server's sandboxed kernel), when this server has one."""
     reason = why_not()
     if reason:
         pytest.skip(reason)
@@ -184,3 +211,23 @@ def test_a_code_interpreter_image_shows_in_the_run_steps(page: Any) -> None:
     image = step.get_by_role("img", name="code interpreter image")
     expect(image).to_be_visible()
     assert image.evaluate("img => img.naturalWidth") > 0
+
+
+def test_edit_an_assistant_refuse_bad_json_and_delete_it(page: Any) -> None:
+    page.goto("/playground/")
+    create_assistant(page, "Draft", code_interpreter=False)
+    assistants = page.get_by_role("list", name="Assistants")
+    page.get_by_label("Name", exact=True).fill("Renamed")
+    page.get_by_label("Function tools").fill("[{not json")
+    page.get_by_role("button", name="Save assistant").click()
+    expect(page.get_by_role("alert")).to_contain_text("Function tools: not valid JSON")
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Renamed")  # nothing lost
+    page.get_by_label("Function tools").fill(json.dumps([GET_WEATHER]))
+    page.get_by_label("File search").check()
+    page.get_by_role("button", name="Save assistant").click()
+    expect(assistants.get_by_role("button", name="Renamed")).to_be_visible()
+    expect(page.get_by_role("alert")).to_be_hidden()
+    expect(page.get_by_label("File search")).to_be_checked()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete assistant").click()
+    expect(assistants.get_by_role("button", name="Renamed")).to_have_count(0)

@@ -37,7 +37,7 @@ export class AssistantsView {
   async load() {
     this.assistants = await listAll("/assistants");
     this.renderList();
-    if (!this.form.childElementCount) this.edit(this.assistants[0] || null);
+    if (!this.editing) this.edit(this.assistants[0] || null); // the first load: show one
     this.onChange(this.assistants);
   }
 
@@ -133,8 +133,8 @@ export class AssistantsView {
     if (!confirm(`Delete ${assistant.name || assistant.id}?`)) return;
     try {
       await del(`/assistants/${assistant.id}`);
-      this.form.replaceChildren();
       await this.load();
+      await this.edit(this.assistants[0] || null);
     } catch (error) {
       showError(error);
     }
