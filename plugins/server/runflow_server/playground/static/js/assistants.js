@@ -57,34 +57,48 @@ export class AssistantsView {
     const has = (type) => tools.some((t) => t.type === type);
     const functions = tools.filter((t) => t.type === "function").map((t) => t.function);
     const ticket = (this.editing = (this.editing || 0) + 1);
-    const files = await listAll("/files?purpose=assistants").catch(() => []);
-    if (ticket !== this.editing) return; // another edit began meanwhile: it wins
-    const attached = new Set(assistant?.tool_resources?.code_interpreter?.file_ids || []);
-    this.hadFiles = attached.size > 0;
-    const field = (label, ...inputs) => h("label", { class: "field" }, h("span", {}, label), ...inputs);
+    const resources = assistant?.tool_resources || {};
+    this.hadFiles = (resources.code_interpreter?.file_ids || []).length > 0;
+    this.hadStores = (resources.file_search?.vector_store_ids || []).length > 0;
+    const filesBox = h("div", { "aria-busy": "true" });
+    const storesBox = h("div");
+    this.resourcesShown = false; // until they are, a save leaves the assistant's resources alone
     fill(this.form,
       h("h2", { id: "assistant-form-title" }, assistant ? `Edit ${assistant.name || assistant.id}` : "New assistant"),
       field("Name", h("input", { name: "name", value: assistant?.name || "", required: true })),
       field("Model", h("input", { name: "model", value: assistant?.model || "gpt-4o", required: true })),
       field("Instructions", h("textarea", { name: "instructions", rows: 3 }, assistant?.instructions || "")),
       h("fieldset", {}, h("legend", {}, "Built-in tools"),
-        h("label", { class: "check" }, h("input", { type: "checkbox", name: "code_interpreter", checked: has("code_interpreter") }), " Code interpreter"),
-        h("label", { class: "check" }, h("input", { type: "checkbox", name: "file_search", checked: has("file_search") }), " File search")),
+        check("code_interpreter", "Code interpreter", has("code_interpreter")),
+        check("file_search", "File search", has("file_search"))),
       field("Function tools",
         h("textarea", { name: "functions", rows: 8, class: "code", spellcheck: "false", placeholder: EXAMPLE_FUNCTIONS,
-          "aria-describedby": "functions-hint" }, functions.length ? JSON.stringify(functions, null, 2) : ""),
-        h("small", { id: "functions-hint", class: "muted" }, "A JSON array of {name, description, parameters}, parameters as a JSON schema.")),
-      h("fieldset", {}, h("legend", {}, "Files for the code interpreter"),
-        files.length ? files.map((f) => h("label", { class: "check" },
-          h("input", { type: "checkbox", name: "file", value: f.id, checked: attached.has(f.id) }), ` ${f.filename}`))
-          : h("p", { class: "muted" }, "No files uploaded yet."),
-        field("Upload a file", h("input", { type: "file", name: "upload", onchange: (e) => this.uploadFile(e.target) }))),
+          "aria-describedby": "functions-hint" }, functions.length ? JSON.stringify(functions, null, 2) : "")),
+      h("small", { id: "functions-hint", class: "muted hint" }, "A JSON array of {name, description, parameters}, parameters as a JSON schema."),
+      filesBox, storesBox,
       field("Metadata (JSON object)", h("textarea", { name: "metadata", rows: 2, class: "code", spellcheck: "false" },
         assistant && Object.keys(assistant.metadata || {}).length ? JSON.stringify(assistant.metadata) : "")),
       h("div", { class: "actions" },
         h("button", { type: "submit", class: "primary" }, assistant ? "Save assistant" : "Create assistant"),
         assistant ? h("button", { type: "button", class: "danger", onclick: () => this.remove(assistant) }, "Delete assistant") : null,
         h("span", { class: "muted", role: "status", id: "assistant-status" })));
+    // The form is there at once; the lists of files and vector stores follow.
+    const [files, stores] = await Promise.all([
+      listAll("/files?purpose=assistants").catch(() => []),
+      listAll("/vector_stores").catch(() => null), // null: this server has no vector stores
+    ]);
+    if (ticket !== this.editing) return; // another edit began meanwhile: it owns the form
+    fill(filesBox, this.filesFieldset(files, new Set(resources.code_interpreter?.file_ids || [])));
+    filesBox.removeAttribute("aria-busy");
+    fill(storesBox, storesFieldset(stores, new Set(resources.file_search?.vector_store_ids || [])));
+    this.resourcesShown = true;
+  }
+
+  filesFieldset(files, attached) {
+    return h("fieldset", {}, h("legend", {}, "Files for the code interpreter"),
+      files.length ? files.map((f) => check("file", f.filename, attached.has(f.id), f.id))
+        : h("p", { class: "muted" }, "No files uploaded yet."),
+      field("Upload a file", h("input", { type: "file", name: "upload", onchange: (e) => this.uploadFile(e.target) })));
   }
 
   async uploadFile(input) {
@@ -110,7 +124,11 @@ export class AssistantsView {
       metadata: parseJson(data.get("metadata"), {}, "Metadata"),
     };
     const fileIds = data.getAll("file");
-    if (fileIds.length || this.hadFiles) body.tool_resources = { code_interpreter: { file_ids: fileIds } };
+    const storeIds = data.getAll("vector_store");
+    if (!this.resourcesShown) return body;
+    body.tool_resources = {};
+    if (fileIds.length || this.hadFiles) body.tool_resources.code_interpreter = { file_ids: fileIds };
+    if (storeIds.length || this.hadStores) body.tool_resources.file_search = { vector_store_ids: storeIds };
     return body;
   }
 
@@ -139,6 +157,22 @@ export class AssistantsView {
       showError(error);
     }
   }
+}
+
+function field(label, ...inputs) {
+  return h("label", { class: "field" }, h("span", {}, label), ...inputs);
+}
+
+function check(name, label, checked, value = "on") {
+  return h("label", { class: "check" }, h("input", { type: "checkbox", name, value, checked }), ` ${label}`);
+}
+
+/** The vector stores file search may use, when the server has them (null: it has none). */
+function storesFieldset(stores, chosen) {
+  if (stores === null) return null;
+  return h("fieldset", {}, h("legend", {}, "Vector stores for file search"),
+    stores.length ? stores.map((s) => check("vector_store", `${s.name || s.id} (${s.file_counts?.completed ?? 0} files)`, chosen.has(s.id), s.id))
+      : h("p", { class: "muted" }, "No vector stores yet."));
 }
 
 function parseJson(text, empty, what) {

@@ -1,9 +1,9 @@
 // Chat: a thread with an assistant. Runs stream over SSE; the run panel shows the status as it
 // changes, each step unfolded, the form for pending tool outputs (with a countdown) and Cancel.
 
-import { get, listAll, post, serverNow, stream } from "./api.js";
-import { badge, fill, h, showError } from "./dom.js";
-import { mergeMessageDelta, mergeStepDelta, renderContent, stepView } from "./render.js";
+import { get, listAll, post, serverNow, stream, upload } from "./api.js";
+import { badge, duration, endedAt, fill, h, showError } from "./dom.js";
+import { downloadLink, mergeMessageDelta, mergeStepDelta, renderContent, stepView } from "./render.js";
 import { knownThreads, remember } from "./threads.js";
 
 const ACTIVE = new Set(["queued", "in_progress", "requires_action", "cancelling"]);
@@ -20,12 +20,18 @@ export class ChatView {
     this.log = h("div", { class: "transcript", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
     this.input = h("textarea", { id: "chat-input", rows: 2, placeholder: "Ask the assistant…", onkeydown: (e) => this.keydown(e) });
     this.sendButton = h("button", { type: "submit", class: "primary" }, "Send");
+    this.attach = h("input", { type: "file", id: "chat-attach", class: "visually-hidden", onchange: () => this.showAttachment() });
+    this.attachName = h("span", { class: "muted small attach-name" });
     this.status = h("div", { class: "run-status", role: "status", "aria-live": "polite", "aria-label": "Run status" });
     this.cancelButton = h("button", { type: "button", class: "danger", disabled: true, onclick: () => this.cancel() }, "Cancel run");
     this.action = h("div", { class: "action" });
     this.stepList = h("div", { class: "steps", "aria-label": "Run steps" });
     const composer = h("form", { class: "composer", onsubmit: (e) => { e.preventDefault(); this.send(); } },
-      h("label", { for: "chat-input", class: "visually-hidden" }, "Message"), this.input, this.sendButton);
+      h("label", { for: "chat-input", class: "visually-hidden" }, "Message"), this.input,
+      h("div", { class: "composer-side" },
+        h("label", { for: "chat-attach", class: "button-like", title: "Attach a file to this message" }, "Attach a file"), this.attach,
+        this.sendButton),
+      this.attachName);
     fill(root,
       h("section", { class: "chat", "aria-label": "Chat" },
         h("div", { class: "toolbar" },
@@ -40,6 +46,7 @@ export class ChatView {
   }
 
   setAssistants(assistants) {
+    this.assistants = assistants;
     const current = this.assistantSelect.value;
     fill(this.assistantSelect, assistants.map((a) => h("option", { value: a.id, selected: a.id === current }, a.name || a.id)));
   }
@@ -93,8 +100,13 @@ export class ChatView {
         remember(this.thread);
         await this.refreshThreads();
       }
-      this.showMessage(await post(`/threads/${this.thread.id}/messages`, { role: "user", content: text }));
+      const message = { role: "user", content: text };
+      const attachments = await this.uploadAttachment(assistantId);
+      if (attachments) message.attachments = attachments;
+      this.showMessage(await post(`/threads/${this.thread.id}/messages`, message));
       this.input.value = "";
+      this.attach.value = "";
+      this.showAttachment();
       showError(null);
       this.resetRun();
       await this.follow(`/threads/${this.thread.id}/runs`, { assistant_id: assistantId });
@@ -103,6 +115,22 @@ export class ChatView {
     } finally {
       this.sendButton.disabled = false;
     }
+  }
+
+  showAttachment() {
+    const file = this.attach.files[0];
+    this.attachName.textContent = file ? `Attached: ${file.name}` : "";
+  }
+
+  /** Upload the chosen file, for the tools the assistant has (code interpreter by default). */
+  async uploadAttachment(assistantId) {
+    const file = this.attach.files[0];
+    if (!file) return null;
+    const uploaded = await upload(file);
+    const assistant = (this.assistants || []).find((a) => a.id === assistantId);
+    const types = (assistant?.tools || []).map((t) => t.type).filter((t) => t !== "function");
+    const tools = (types.length ? types : ["code_interpreter"]).map((type) => ({ type }));
+    return [{ file_id: uploaded.id, tools }];
   }
 
   /** Open a run stream and apply each event as it arrives. */
@@ -145,7 +173,9 @@ export class ChatView {
     }
     const body = h("div", { class: "bubble-body" });
     const element = h("article", { class: `bubble ${message.role}`, "aria-label": `${message.role} message` },
-      h("div", { class: "who" }, message.role === "user" ? "You" : "Assistant"), body);
+      h("div", { class: "who" }, message.role === "user" ? "You" : "Assistant"), body,
+      (message.attachments || []).length ? h("div", { class: "attachments" }, "📎 ",
+        message.attachments.map((a) => downloadLink(a.file_id, a.file_id))) : null);
     this.messages.set(message.id, { message: structuredClone(message), element, body });
     renderContent(body, message.content);
     this.log.append(element);
@@ -188,8 +218,12 @@ export class ChatView {
       this.stopTimer();
       return;
     }
-    const usage = run.usage ? `${run.usage.total_tokens} tokens` : "";
-    fill(this.status, badge(run.status), h("span", { class: "muted small" }, ` ${run.id} ${usage}`),
+    const ended = endedAt(run);
+    fill(this.status, h("div", { class: "run-line" }, badge(run.status), h("code", { class: "small" }, run.id)),
+      h("dl", { class: "facts" },
+        h("dt", {}, "Model"), h("dd", {}, run.model),
+        h("dt", {}, "Tokens"), h("dd", {}, run.usage ? `${run.usage.prompt_tokens} prompt + ${run.usage.completion_tokens} completion` : "–"),
+        h("dt", {}, "Took"), h("dd", {}, ended ? duration(ended - run.created_at) : "running…")),
       run.last_error ? h("p", { class: "error" }, `${run.last_error.code}: ${run.last_error.message}`) : null,
       run.incomplete_details ? h("p", { class: "error" }, `incomplete: ${run.incomplete_details.reason}`) : null);
     if (run.status === "requires_action" && !this.action.dataset.run) this.renderAction(run);

@@ -17,7 +17,8 @@ export class InspectorView {
       h("option", { value: "" }, "any status"), STATUSES.map((s) => h("option", { value: s }, s.replace("_", " "))));
     this.source = h("p", { class: "muted small" });
     this.table = h("table", { class: "runs", "aria-label": "Runs" });
-    this.detail = h("section", { class: "timeline card", "aria-label": "Run timeline", tabindex: "-1" });
+    this.detail = h("section", { class: "timeline card", "aria-label": "Run timeline", tabindex: "-1" },
+      h("p", { class: "muted" }, "Choose a run to see its timeline."));
     fill(root,
       h("section", { class: "inspector" },
         h("div", { class: "toolbar" },
@@ -59,7 +60,7 @@ export class InspectorView {
       h("thead", {}, h("tr", {}, ["Run", "Thread", "Assistant", "Status", "Created", "Duration", "Tokens", "Last error"].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, rows.length ? rows.map((run) => h("tr", {},
         h("td", {}, h("button", { type: "button", class: "link", onclick: () => this.open(run) }, run.id)),
-        h("td", { class: "small" }, run.thread_id),
+        h("td", {}, h("code", { class: "small" }, run.thread_id)),
         h("td", {}, names.get(run.assistant_id) || run.assistant_id),
         h("td", {}, badge(run.status)),
         h("td", {}, clock(run.created_at)),
