@@ -118,9 +118,9 @@ def keyed_server_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def painter_url() -> Iterator[str]:
     """A server whose brain runs a (stand-in) code interpreter, then links the file it wrote."""
-    from .painter import Painter, PlottingBrain
+    from .painter import Librarian, Painter, PlottingBrain
 
-    app = create_app(brain=PlottingBrain(), builtin_tools=[Painter()])
+    app = create_app(brain=PlottingBrain(), builtin_tools=[Painter(), Librarian()])
     with serve_in_thread(PacedStreams(app)) as url:
         yield url
 

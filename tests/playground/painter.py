@@ -1,8 +1,9 @@
 """A built-in code interpreter that stands in for the sandbox: it draws a real PNG and writes a
 CSV through the server's file storage, so the engine's built-in path (steps, SSE, image parts,
 `sandbox:` links as `file_path` annotations) and the page's rendering of it run for real,
-whether or not this machine can run the kernel. The brain calls it once, then answers with a
-link to the CSV.
+whether or not this machine can run the kernel. A stand-in file search (`Librarian`) answers
+with one cited result. The brain calls the one, then the other, then answers with a link to the
+CSV and a citation marker.
 """
 
 from __future__ import annotations
@@ -17,16 +18,22 @@ from runflow_server.brains import (
     BuiltinContext,
     BuiltinOutcome,
     CallBuiltins,
+    Citation,
     TextDelta,
     Turn,
 )
 
 CODE = "squares = [n * n for n in range(1, 6)]\nprint(squares)\nplot(squares)"
 LOGS = "[1, 4, 9, 16, 25]"
-ANSWER = "Here is the plot. The numbers are in [squares.csv](sandbox:/mnt/data/squares.csv)."
+NOTES = "squares-notes.txt"
+QUOTE = "The largest of the first five squares is 25."
+ANSWER = (
+    "Here is the plot. The numbers are in [squares.csv](sandbox:/mnt/data/squares.csv)."
+    f" The largest is 25【4:0†{NOTES}】."
+)
 
 
-def png(width: int = 120, height: int = 60) -> bytes:
+def png(width: int = 240, height: int = 120) -> bytes:
     """A small PNG: blue bars of growing height, drawn pixel by pixel."""
     rows = []
     for y in range(height):
@@ -69,12 +76,38 @@ class Painter:
         )
 
 
+class Librarian:
+    """`type = "file_search"`: one result, from a notes file it writes, cited as NOTES."""
+
+    type = "file_search"
+
+    async def run(self, call: BuiltinCall, context: BuiltinContext) -> BuiltinOutcome:
+        notes = context.files.create_file(NOTES, QUOTE.encode(), "assistants")
+        result = {
+            "file_id": notes,
+            "file_name": NOTES,
+            "score": 0.92,
+            "content": [{"type": "text", "text": QUOTE}],
+        }
+        return BuiltinOutcome(
+            details={
+                "ranking_options": {"ranker": "default_2024_08_21", "score_threshold": 0.0},
+                "results": [result],
+            },
+            output=QUOTE,
+            citations=(Citation(file_id=notes, file_name=NOTES, quote=QUOTE),),
+        )
+
+
 class PlottingBrain:
-    """First turn: run CODE in the code interpreter; then the ANSWER, linking the CSV."""
+    """Run CODE in the code interpreter, search the notes, then the ANSWER."""
 
     async def respond(self, turn: Turn) -> AsyncIterator[BrainEvent]:
         if not turn.rounds:
             yield CallBuiltins((BuiltinCall(type="code_interpreter", input=CODE),))
+            return
+        if len(turn.rounds) == 1:
+            yield CallBuiltins((BuiltinCall(type="file_search", queries=("largest square",)),))
             return
         words = ANSWER.split(" ")
         for index, word in enumerate(words):

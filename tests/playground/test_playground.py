@@ -35,13 +35,17 @@ def expect(locator: Any) -> Any:
     return playwright_expect(locator)
 
 
-def create_assistant(page: Any, name: str, *, code_interpreter: bool = True) -> None:
+def create_assistant(
+    page: Any, name: str, *, code_interpreter: bool = True, file_search: bool = False
+) -> None:
     """Through the Assistants tab: a function tool, and the code interpreter if asked."""
     page.get_by_role("button", name="+ New assistant").click()
     page.get_by_label("Name", exact=True).fill(name)
     page.get_by_label("Instructions").fill("Answer weather questions with the get_weather tool.")
     if code_interpreter:
         page.get_by_label("Code interpreter").check()
+    if file_search:
+        page.get_by_label("File search").check()
     page.get_by_label("Function tools").fill(json.dumps([GET_WEATHER], indent=2))
     page.get_by_role("button", name="Create assistant").click()
     expect(page.get_by_role("status").filter(has_text="Saved asst_")).to_be_visible()
@@ -172,7 +176,7 @@ def test_code_interpreter_steps_images_and_file_links_render(
     image in the step, the image in the message, the `sandbox:` link as a download."""
     with open_tab(browser, painter_url) as page:
         page.goto("/")
-        create_assistant(page, "Plotter")
+        create_assistant(page, "Plotter", file_search=True)
         ask(page, "Plotter", "Plot the first five squares")
         expect(page.get_by_role("status", name="Run status")).to_contain_text("completed")
         step = page.get_by_label("Run steps").locator("details", has_text="code interpreter")
@@ -180,16 +184,24 @@ def test_code_interpreter_steps_images_and_file_links_render(
         expect(step).to_contain_text(painter.LOGS)
         plot = step.get_by_role("img", name="code interpreter image")
         expect(plot).to_be_visible()
-        assert plot.evaluate("img => img.naturalWidth") == 120
+        assert plot.evaluate("img => img.naturalWidth") == 240
         answer = page.get_by_role("article", name="assistant message")
-        expect(answer).to_contain_text("Here is the plot. The numbers are in")
+        expect(answer).to_contain_text("Here is the plot. The numbers are in ⬇ squares.csv. ")
         expect(answer.get_by_role("img", name="image from the assistant")).to_be_visible()
+        search = page.get_by_label("Run steps").locator("details", has_text="file search")
+        expect(search).to_contain_text(painter.NOTES)
+        expect(search).to_contain_text(painter.QUOTE)
+        expect(answer).to_contain_text("The largest is 25[1].")
+        sources = answer.get_by_role("list", name="Sources")
+        expect(sources).to_contain_text(painter.QUOTE)
+        expect(sources.get_by_role("link", name=painter.NOTES)).to_be_visible()
         with page.expect_download() as download:
             answer.get_by_role("link", name="squares.csv").click()
         assert download.value.suggested_filename == "squares.csv"
         assert Path(download.value.path()).read_text().startswith("n,square\n1,1")
         page.get_by_role("textbox", name="Message").fill("Thanks! Which square is the largest?")
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.set_viewport_size({"width": 1280, "height": 720})
         page.screenshot(path=str(SCREENSHOT))
 
 

@@ -1,9 +1,10 @@
 // How messages and run steps look: text with footnotes and download links, images, tool calls.
 
-import { fileBlob } from "./api.js";
+import { fileBlob, get } from "./api.js";
 import { clock, duration, fill, h, pretty } from "./dom.js";
 
 const blobUrls = new Map(); // file id -> object URL (a file is fetched once per page)
+let noteCount = 0; // footnote ids, unique on the page
 
 async function fileUrl(fileId) {
   if (!blobUrls.has(fileId)) blobUrls.set(fileId, fileBlob(fileId).then((blob) => URL.createObjectURL(blob)));
@@ -32,6 +33,18 @@ export function downloadLink(fileId, label) {
   return link;
 }
 
+/** A download link labelled with the file's name, once the server has told it. */
+function namedDownload(fileId) {
+  const link = downloadLink(fileId, fileId);
+  get(`/files/${encodeURIComponent(fileId)}`)
+    .then((file) => {
+      link.textContent = `⬇ ${file.filename}`;
+      link.download = file.filename;
+    })
+    .catch(() => {});
+  return link;
+}
+
 /** A text part: citations become numbered footnotes, file paths download links. */
 export function textPart(text) {
   const value = text.value || "";
@@ -42,23 +55,29 @@ export function textPart(text) {
   let at = 0;
   for (const annotation of annotations) {
     if (annotation.start_index < at) continue;
-    body.append(value.slice(at, annotation.start_index));
+    let before = value.slice(at, annotation.start_index);
     if (annotation.type === "file_path") {
-      body.append(downloadLink(annotation.file_path.file_id, annotation.text || value.slice(annotation.start_index, annotation.end_index)));
-    } else {
-      notes.push(annotation);
-      body.append(h("sup", {}, h("a", { href: `#note-${annotation.file_citation?.file_id}-${notes.length}` }, `[${notes.length}]`)));
+      // A markdown link around the path, [label](sandbox:/mnt/data/x), becomes one link: label.
+      const wrapped = before.match(/\[([^\]]*)\]\($/);
+      const closed = value[annotation.end_index] === ")";
+      const label = wrapped && closed ? wrapped[1] : annotation.text || value.slice(annotation.start_index, annotation.end_index);
+      if (wrapped && closed) before = before.slice(0, wrapped.index);
+      body.append(before, downloadLink(annotation.file_path.file_id, label));
+      at = annotation.end_index + (wrapped && closed ? 1 : 0);
+      continue;
     }
+    notes.push({ annotation, id: `note-${++noteCount}` });
+    body.append(before, h("sup", {}, h("a", { href: `#${notes.at(-1).id}` }, `[${notes.length}]`)));
     at = annotation.end_index;
   }
   body.append(value.slice(at));
   if (!notes.length) return body;
   const list = h("ol", { class: "footnotes", "aria-label": "Sources" });
-  notes.forEach((note, i) => {
-    const cited = note.file_citation || {};
+  notes.forEach(({ annotation, id }) => {
+    const cited = annotation.file_citation || {};
     list.append(
-      h("li", { id: `note-${cited.file_id}-${i + 1}` },
-        cited.quote ? h("q", {}, cited.quote) : null, " ", downloadLink(cited.file_id, cited.file_id)),
+      h("li", { id },
+        cited.quote ? h("q", {}, cited.quote) : null, " ", namedDownload(cited.file_id)),
     );
   });
   return h("div", {}, body, list);
