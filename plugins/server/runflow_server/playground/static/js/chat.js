@@ -17,7 +17,10 @@ export class ChatView {
     this.timer = null;
     this.assistantSelect = h("select", { id: "chat-assistant" });
     this.threadSelect = h("select", { id: "chat-thread", onchange: () => this.openThread(this.threadSelect.value) });
-    this.log = h("div", { class: "transcript", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
+    this.log = h("div", { class: "transcript", role: "log", "aria-live": "polite", "aria-label": "Conversation", tabindex: "0" });
+    this.log.addEventListener("scroll", () => {
+      this.scrolledUp = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight > 80;
+    });
     this.input = h("textarea", { id: "chat-input", rows: 2, placeholder: "Ask the assistant…", onkeydown: (e) => this.keydown(e) });
     this.sendButton = h("button", { type: "submit", class: "primary" }, "Send");
     this.attach = h("input", { type: "file", id: "chat-attach", class: "visually-hidden", onchange: () => this.showAttachment() });
@@ -135,7 +138,22 @@ export class ChatView {
 
   /** Open a run stream and apply each event as it arrives. */
   async follow(path, body) {
-    await stream(path, body, (name, data) => this.apply(name, data));
+    try {
+      await stream(path, body, (name, data) => this.apply(name, data));
+    } finally {
+      await this.reconcile(); // a stream cut short leaves the run where the server has it
+    }
+  }
+
+  async reconcile() {
+    const run = this.run;
+    if (!run || !ACTIVE.has(run.status) || run.status === "requires_action") return;
+    try {
+      this.run = await get(`/threads/${run.thread_id}/runs/${run.id}`);
+      this.renderRun();
+    } catch {
+      // the error the stream raised is the one to show
+    }
   }
 
   apply(name, data) {
@@ -182,8 +200,10 @@ export class ChatView {
     this.scrollDown();
   }
 
+  /** Follow the conversation down, unless the reader scrolled up to read something. */
   scrollDown() {
-    this.log.scrollTop = this.log.scrollHeight;
+    const log = this.log;
+    if (log.scrollHeight - log.scrollTop - log.clientHeight < 80 || !this.scrolledUp) log.scrollTop = log.scrollHeight;
   }
 
   resetRun() {
