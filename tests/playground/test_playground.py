@@ -120,7 +120,10 @@ def test_cancel_a_waiting_run_then_inspect_the_runs(page: Any) -> None:
     expect(page.get_by_role("button", name="Cancel run")).to_be_disabled()
 
     page.get_by_role("button", name="New thread").click()
-    ask(page, "Cancel me", "And now?")
+    message = page.get_by_role("textbox", name="Message")
+    expect(message).to_be_focused()
+    message.fill("And now?")
+    message.press("Control+Enter")  # sends, from the keyboard
     page.get_by_label("Output of get_weather").fill("rainy")
     page.get_by_role("button", name="Submit outputs").click()
     expect(run_status).to_contain_text("completed")
@@ -165,6 +168,12 @@ def test_a_server_with_an_api_key_asks_for_it_and_keeps_it_in_the_tab(
         expect(page.get_by_role("list", name="Assistants")).to_contain_text("No assistants yet.")
         assert page.evaluate("sessionStorage.getItem('runflow.playground.apiKey')") == API_KEY
         assert API_KEY not in page.evaluate("JSON.stringify(localStorage)")
+        page.get_by_role("tab", name="Assistants").focus()
+        page.keyboard.press("ArrowRight")
+        expect(page.get_by_role("tab", name="Chat")).to_be_focused()
+        expect(page.get_by_role("tab", name="Chat")).to_have_attribute("aria-selected", "true")
+        expect(page.get_by_role("tabpanel", name="Chat")).to_be_visible()
+        expect(page.get_by_role("tabpanel", name="Assistants")).to_be_hidden()
     finally:
         context.close()
 
