@@ -97,7 +97,7 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
     """The server with the weather scenario (and a code-interpreter one when it can run it)."""
     from .code_interpreter import code_interpreter_scenarios
@@ -107,7 +107,7 @@ def server_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def keyed_server_url() -> Iterator[str]:
     """A server started with an API key."""
     app = create_app(scenario=WEATHER, api_key=API_KEY)

@@ -40,8 +40,8 @@ export class InspectorView {
     try {
       const { threads, source } = await knownThreads();
       this.source.textContent = source === "server"
-        ? `${threads.length} threads on the server.`
-        : `${threads.length} threads created in this browser (the server has no route that lists threads).`;
+        ? `${plural(threads.length, "thread")} on the server.`
+        : `${plural(threads.length, "thread")} created in this browser (the server has no route that lists threads).`;
       const perThread = await Promise.all(threads.map((t) => listAll(`/threads/${t.id}/runs`)));
       this.runs = perThread.flat().sort((a, b) => b.created_at - a.created_at);
       this.renderTable();
@@ -60,7 +60,7 @@ export class InspectorView {
       h("thead", {}, h("tr", {}, ["Run", "Thread", "Assistant", "Status", "Created", "Duration", "Tokens", "Last error"].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, rows.length ? rows.map((run) => h("tr", {},
         h("td", {}, h("button", { type: "button", class: "link", onclick: () => this.open(run) }, run.id)),
-        h("td", {}, h("code", { class: "small" }, run.thread_id)),
+        h("td", {}, h("code", { class: "small clip", title: run.thread_id }, run.thread_id)),
         h("td", {}, names.get(run.assistant_id) || run.assistant_id),
         h("td", {}, badge(run.status)),
         h("td", {}, clock(run.created_at)),
@@ -93,4 +93,8 @@ export class InspectorView {
       showError(error);
     }
   }
+}
+
+function plural(count, noun) {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
