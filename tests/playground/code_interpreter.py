@@ -1,21 +1,27 @@
 """Whether this server can run code-interpreter calls, asked of the server itself.
 
 The capability is the scripted brain's: a scenario with a `code_interpreter` step loads only on a
-server that has the built-in tool (the step's shape is the one the brain protocol describes: the
-code to run). Without it, the image test is skipped and says so.
+server that has the built-in tool (the step holds the code to run:
+`{"code_interpreter": {"code": ...}}`). Without it, the image test is skipped and says so.
 """
 
 from __future__ import annotations
+
+import base64
 
 from pydantic import ValidationError
 
 from runflow_server.scenario import Scenario
 
+from .painter import png
+
 PLOT = (
-    "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
-    "plt.plot([1, 2, 3], [1, 4, 9])\nplt.title('squares')\nplt.show()\n"
+    "import base64\nfrom IPython.display import Image, display\n"
+    f"display(Image(data=base64.b64decode({base64.b64encode(png()).decode()!r})))\n"
+    "print('shown')\n"
 )
-STEP_SHAPES = ({"code_interpreter": PLOT}, {"code_interpreter": {"input": PLOT}})
+"""Displays a PNG (drawn by painter.png) with what every kernel has: IPython, no matplotlib."""
+STEP_SHAPES = ({"code_interpreter": {"code": PLOT}}, {"code_interpreter": PLOT})
 
 _why_not: list[str] = []
 
