@@ -227,7 +227,8 @@ def test_a_code_interpreter_image_shows_in_the_run_steps(page: Any) -> None:
     page.get_by_role("button", name="Create assistant").click()
     expect(page.get_by_role("status").filter(has_text="Saved asst_")).to_be_visible()
     ask(page, "Plotter", "Plot the squares")
-    expect(page.get_by_role("status", name="Run status")).to_contain_text("completed")
+    run_status = page.get_by_role("status", name="Run status")
+    expect(run_status).to_contain_text("completed", timeout=60_000)  # a kernel starts first
     step = page.get_by_label("Run steps").locator("details", has_text="Code interpreter")
     expect(step).to_contain_text("display(Image(")
     expect(step).to_contain_text("shown")
