@@ -4,7 +4,7 @@
 runflow serve --host 127.0.0.1 --port 8000 [--db PATH] [--scenario FILE] [--expiry SECONDS]
               [--faults FILE] [--api-key KEY] [--max-body-bytes N] [--max-upload-bytes N]
               [--header-timeout SECONDS] [--keep-alive SECONDS] [--limit-concurrency N]
-              [--backlog N] [--no-playground]
+              [--backlog N]
 python -m runflow_server --port 8000
 ```
 The connection bounds (`serving.py`): request headers must be complete within
@@ -14,6 +14,7 @@ connections and requests at once, then 503s (1024; 0 for no limit); `--backlog` 
 may wait to be accepted (2048).
 Registered as the `serve` entry point of the `runflow.commands` group; the core CLI hands it the
 arguments after `serve`.
+`--no-playground`: no web page at `/playground/` (it is served by default).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--api-key", help="require this key (Bearer or api-key header); off by default"
     )
+    parser.add_argument(
+        "--no-playground", action="store_true", help="do not serve the web page at /playground/"
+    )
     parser.add_argument("--faults", help="fault injection rules (YAML or JSON), off by default")
     parser.add_argument(
         "--expiry", type=float, default=600, help="seconds until a run expires (600)"
@@ -58,9 +62,6 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive,
         default=MAX_UPLOAD_BYTES,
         help=f"largest multipart upload to /files, in bytes ({MAX_UPLOAD_BYTES}: 513 MiB)",
-    )
-    parser.add_argument(
-        "--no-playground", action="store_true", help="do not serve the web page at /playground/"
     )
     _connection_flags(parser)
     return parser
