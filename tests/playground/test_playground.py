@@ -1,11 +1,13 @@
 """The playground in a real headless Chromium, read as a user reads it: visible text and roles.
 
-Run alone: `uv run pytest tests/playground -q -p no:cacheprovider` (about 20 s).
+Run alone: `uv run pytest tests/playground -q -p no:cacheprovider` (about 25 s);
+`RUNFLOW_SCREENSHOT=1` also refreshes the README's screenshot (plugins/server/docs).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,9 @@ from .code_interpreter import why_not
 from .conftest import API_KEY, open_tab
 
 SCREENSHOT = Path(__file__).parents[2] / "plugins" / "server" / "docs" / "playground.png"
+REFRESH_SCREENSHOT = os.environ.get("RUNFLOW_SCREENSHOT", "") not in ("", "0")
+"""The README's screenshot is rewritten when RUNFLOW_SCREENSHOT=1 (or when it is missing), so
+that a plain test run leaves the work tree as it was (ids and times differ on every run)."""
 GET_WEATHER = {
     "name": "get_weather",
     "description": "Weather in a city.",
@@ -209,9 +214,12 @@ def test_code_interpreter_steps_images_and_file_links_render(
         assert download.value.suggested_filename == "squares.csv"
         assert Path(download.value.path()).read_text().startswith("n,square\n1,1")
         page.get_by_role("textbox", name="Message").fill("Thanks! Which square is the largest?")
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.set_viewport_size({"width": 1280, "height": 720})
-        page.screenshot(path=str(SCREENSHOT))
+        shot = page.screenshot()
+        assert shot.startswith(b"\x89PNG")
+        if REFRESH_SCREENSHOT or not SCREENSHOT.exists():
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            SCREENSHOT.write_bytes(shot)
 
 
 def test_a_code_interpreter_image_shows_in_the_run_steps(page: Any) -> None:
