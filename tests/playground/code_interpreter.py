@@ -39,8 +39,8 @@ def code_interpreter_scenarios() -> dict[str, Scenario]:
             continue
         return {"plot": scenario}
     _why_not[:] = [
-        "this server's scripted brain has no code_interpreter step (code interpreter not"
-        f" available here: {'; '.join(errors)})"
+        "this server has no code interpreter: its scripted brain refuses a `code_interpreter`"
+        f" step ({errors[0]})"
     ]
     return {}
 
