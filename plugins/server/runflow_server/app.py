@@ -46,6 +46,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 from starlette.types import ASGIApp
 
+from . import playground as _playground
 from .brains import Brain, BuiltinTool, DecidingBrain
 from .clock import Clock, SystemClock
 from .code_interpreter import SessionConfig
@@ -88,6 +89,7 @@ def create_app(
     api_key: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    playground: bool = True,
 ) -> Starlette:
     """The run server.
 
@@ -117,6 +119,7 @@ def create_app(
         max_body_bytes: the largest request body accepted (16 MiB); a larger one is a 413.
         max_upload_bytes: the same for a multipart upload to `/files` (513 MiB: a 512 MiB file,
             the hosted API's limit, and the rest of the form).
+        playground: serve the web playground at `/playground/` (and redirect `/` there).
     """
     if max_body_bytes < 1 or max_upload_bytes < 1:
         raise ValueError("max_body_bytes and max_upload_bytes must be positive")
@@ -150,7 +153,11 @@ def create_app(
     api = routes()
     middleware = [Middleware(RequestLog)]
     if api_key is not None:
-        middleware.append(Middleware(ApiKeyAuth, api_key=api_key))
+        middleware.append(
+            Middleware(
+                ApiKeyAuth, api_key=api_key, public=_playground.is_public if playground else None
+            )
+        )
     middleware.append(
         Middleware(BodyLimit, max_body_bytes=max_body_bytes, max_upload_bytes=max_upload_bytes)
     )
@@ -169,6 +176,8 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={**exception_handlers(), HTTPException: _http_error},
     )
+    if playground:
+        _playground.mount(app)
     app.state.engine = engine
     app.state.file_search = search
     app.state.faults = load_faults(faults)

@@ -16,6 +16,7 @@ connections and requests at once, then 503s (1024; 0 for no limit); `--backlog` 
 may wait to be accepted (2048).
 Registered as the `serve` entry point of the `runflow.commands` group; the core CLI hands it the
 arguments after `serve`.
+`--no-playground`: no web page at `/playground/` (it is served by default).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--scenario", help="scenario file (YAML or JSON) for the scripted brain")
     parser.add_argument(
         "--api-key", help="require this key (Bearer or api-key header); off by default"
+    )
+    parser.add_argument(
+        "--no-playground", action="store_true", help="do not serve the web page at /playground/"
     )
     parser.add_argument("--faults", help="fault injection rules (YAML or JSON), off by default")
     parser.add_argument(
@@ -153,6 +157,7 @@ def serve_command(argv: list[str]) -> int:
             max_body_bytes=args.max_body_bytes,
             max_upload_bytes=args.max_upload_bytes,
             file_search_embeddings=embeddings,
+            playground=not args.no_playground,
         )
     except (
         ScenarioError,

@@ -5,6 +5,7 @@
   so no key ever reaches a log.
 - `ApiKeyAuth` (only with `api_key` set) wants the key as `Authorization: Bearer KEY` or
   `api-key: KEY` (Azure), compared in constant time; otherwise a 401 in the API's shape.
+  Requests that `public(method, path)` allows (the playground's static page) need no key.
 - `BodyLimit` refuses a request body over its cap with a 413 in the API's shape (code
   `request_too_large`): up front when `Content-Length` says so, otherwise (a chunked body, or
   one longer than it said) as soon as the bytes counted while the route reads it pass the cap;
@@ -26,6 +27,7 @@ import hmac
 import logging
 import re
 import time
+from collections.abc import Callable
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -83,12 +85,20 @@ class RequestLog:
 
 
 class ApiKeyAuth:
-    def __init__(self, app: ASGIApp, api_key: str) -> None:
+    def __init__(
+        self, app: ASGIApp, api_key: str, public: Callable[[str, str], bool] | None = None
+    ) -> None:
         self._app = app
         self._key = api_key.encode()
+        self._public = public
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not self._allowed(dict(scope["headers"])):
+        if scope["type"] != "http" or (
+            self._public is not None and self._public(scope["method"], scope["path"])
+        ):
+            await self._app(scope, receive, send)
+            return
+        if not self._allowed(dict(scope["headers"])):
             body = error_body(
                 "Incorrect API key provided. Pass the server's key as `Authorization: Bearer"
                 " KEY` or `api-key: KEY`.",
