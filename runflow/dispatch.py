@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import anyio
 from anyio import CapacityLimiter
 
-from runflow.clock import Clock, native_cancel_scope
+from runflow.clock import Clock, deadline_scope
 from runflow.deadline import Deadline
 from runflow.errors import RunflowError, ToolCallError
 from runflow.lifecycle import ToolCallRequest
@@ -289,7 +289,7 @@ async def _call_until(
 
     if stop_at is None:
         return await run()
-    scope = native_cancel_scope(context.clock, stop_at)
+    scope = deadline_scope(context.clock, stop_at)
     if scope is not None:
         with scope:
             return await run()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import anyio
@@ -44,7 +44,7 @@ class FakeClock:
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self._now = float(start)
-        self._sleepers: list[tuple[float, int, anyio.Event]] = []
+        self._sleepers: list[tuple[float, int, Callable[[], None]]] = []
         self._order = itertools.count()
         self._sleepers_changed = anyio.Event()
 
@@ -56,13 +56,29 @@ class FakeClock:
             await checkpoint()
             return
         wake = anyio.Event()
+        with self._waiting(deadline, wake.set):
+            await wake.wait()
+
+    @contextmanager
+    def cancel_scope_at(self, deadline: float) -> Iterator[anyio.CancelScope]:
+        """A cancel scope cancelled when the time reaches `deadline` (what
+        `runflow.clock.deadline_scope` uses, as the event loop's own deadline on the real
+        clock). While it is open it counts as a sleeper."""
+        scope = anyio.CancelScope()
+        if deadline <= self._now:
+            scope.cancel()
+        with self._waiting(deadline, scope.cancel), scope:
+            yield scope
+
+    @contextmanager
+    def _waiting(self, deadline: float, wake: Callable[[], None]) -> Iterator[None]:
         entry = (deadline, next(self._order), wake)
         heapq.heappush(self._sleepers, entry)
         self._notify()
         try:
-            await wake.wait()
+            yield
         finally:
-            if not wake.is_set():
+            if entry in self._sleepers:
                 self._sleepers.remove(entry)
                 heapq.heapify(self._sleepers)
 
@@ -79,7 +95,7 @@ class FakeClock:
         self._now = when
         while self._sleepers and self._sleepers[0][0] <= self._now:
             _, _, wake = heapq.heappop(self._sleepers)
-            wake.set()
+            wake()
         self._notify()
 
     @property
