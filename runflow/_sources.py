@@ -28,7 +28,13 @@ from runflow._runs import still_waiting_for
 from runflow._runstate import RunState
 from runflow.backends import Backend, EventStream, RunReply
 from runflow.clock import deadline_scope
-from runflow.errors import RequestRejectedError, StreamDroppedError, StreamError, TransientError
+from runflow.errors import (
+    ConnectionLostError,
+    RequestRejectedError,
+    StreamDroppedError,
+    StreamError,
+    TransientError,
+)
 from runflow.result import status_of
 
 __all__ = ["Polled", "RunSource", "Seen", "Sources", "StreamEnded", "primed"]
@@ -164,7 +170,11 @@ class Sources:
         stop_by: float | None,
     ) -> _Opened:
         async def attempt() -> _Opened:
-            return _Opened(events=await stack.enter_async_context(open_stream()))
+            with deadline_scope(self.state.clock, self._wait_limit()) or nullcontext():
+                return _Opened(events=await stack.enter_async_context(open_stream()))
+            raise ConnectionLostError(
+                f"no answer to the request in {self.stream_idle_timeout:g}s or the run's time left"
+            )
 
         async def recovered(error: TransientError) -> _Opened | None:
             reply = await recover(error)
@@ -180,18 +190,21 @@ class Sources:
     ) -> AssistantStreamEvent | None:
         """The stream's next event (None at its end), waited for no longer than the idle
         timeout and the run's time left; a stream silent for longer counts as dropped."""
-        clock = self.state.clock
-        limit = clock.now() + self.stream_idle_timeout
-        expiry = self.state.expiry()
-        if expiry is not None:
-            limit = min(limit, max(expiry, clock.now()) + _EXPIRED_GRACE)
-        with deadline_scope(clock, limit) or nullcontext():
+        with deadline_scope(self.state.clock, self._wait_limit()) or nullcontext():
             try:
                 return await anext(iterator)
             except StopAsyncIteration:
                 return None
         run = self.state.run_id or "(no run yet)"
         raise StreamDroppedError(f"the event stream of run {run} went silent")
+
+    def _wait_limit(self) -> float:
+        """Until when one wait for the service may last: the idle timeout, and never long
+        past the run's `expires_at`."""
+        now = self.state.clock.now()
+        limit = now + self.stream_idle_timeout
+        expiry = self.state.expiry()
+        return limit if expiry is None else min(limit, max(expiry, now) + _EXPIRED_GRACE)
 
     async def _after_drop(self, recover: Recover, error: StreamDroppedError) -> RunSource | None:
         """A stream that broke off: poll the run it showed; one that showed none may have

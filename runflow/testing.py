@@ -16,6 +16,7 @@ from openai import AsyncOpenAI
 __all__ = ["FakeClock", "inprocess_client"]
 
 _INPROCESS_ORIGIN = "http://runflow.local"
+_LIMIT_QUIET_SECONDS = 0.05
 
 
 def inprocess_client(app: Any, *, api_key: str = "local", max_retries: int = 0) -> AsyncOpenAI:
@@ -45,6 +46,8 @@ class FakeClock:
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self._now = float(start)
         self._sleepers: list[tuple[float, int, Callable[[], None]]] = []
+        self._scopes: set[int] = set()
+        """The entries of `_sleepers` that are cancel scopes (time limits), by order number."""
         self._order = itertools.count()
         self._sleepers_changed = anyio.Event()
 
@@ -67,17 +70,22 @@ class FakeClock:
         scope = anyio.CancelScope()
         if deadline <= self._now:
             scope.cancel()
-        with self._waiting(deadline, scope.cancel), scope:
+        with self._waiting(deadline, scope.cancel, limit=True), scope:
             yield scope
 
     @contextmanager
-    def _waiting(self, deadline: float, wake: Callable[[], None]) -> Iterator[None]:
+    def _waiting(
+        self, deadline: float, wake: Callable[[], None], *, limit: bool = False
+    ) -> Iterator[None]:
         entry = (deadline, next(self._order), wake)
         heapq.heappush(self._sleepers, entry)
+        if limit:
+            self._scopes.add(entry[1])
         self._notify()
         try:
             yield
         finally:
+            self._scopes.discard(entry[1])
             if entry in self._sleepers:
                 self._sleepers.remove(entry)
                 heapq.heapify(self._sleepers)
@@ -123,6 +131,11 @@ class FakeClock:
                 await anyio.wait_all_tasks_blocked()
                 await checkpoint()
                 await anyio.wait_all_tasks_blocked()
+                if self._sleepers and self._sleepers[0][1] in self._scopes:
+                    # A time limit (on a request in flight, say) is reached only when nothing
+                    # moves for a while: in-process I/O can look idle for an instant.
+                    await anyio.sleep(_LIMIT_QUIET_SECONDS)
+                    await anyio.wait_all_tasks_blocked()
                 deadline = self.next_deadline
                 if deadline is not None and deadline > self._now:
                     jumps.append(deadline - self._now)
