@@ -32,6 +32,7 @@ from anyio import CancelScope, CapacityLimiter
 from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 
+from runflow._creation import RUN_KEY_METADATA, Creation
 from runflow._runs import snapshot, still_waiting_for
 from runflow._runstate import RunState
 from runflow._sources import Polled, RunSource, Seen, Sources, StreamEnded, primed
@@ -41,11 +42,8 @@ from runflow.deadline import Deadline
 from runflow.dispatch import ToolCallRecord, ToolPolicyError, dispatch_batch
 from runflow.errors import (
     ProtocolError,
-    RateLimitedError,
     RequestRejectedError,
-    RunNeverCreatedError,
     StreamError,
-    ThreadBusyError,
     TransientError,
 )
 from runflow.events import (
@@ -75,15 +73,11 @@ from runflow.tools import ToolRegistry
 
 __all__ = ["DEFAULT_STREAM_IDLE_TIMEOUT", "RUN_KEY_METADATA", "DriverSettings", "RunDriver"]
 
-RUN_KEY_METADATA = "runflow_run_key"
-"""The metadata key runflow tags the runs it creates with (for idempotent creation)."""
 DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
 """Seconds a run's event stream may send nothing before runflow polls the run instead."""
 
 _log = logging.getLogger("runflow")
 _CANCEL_WAIT_SECONDS = 10.0
-_FIRST_POLL = 0.05
-_MAX_POLL = 1.0
 
 Mode = Literal["stream", "poll"]
 T = TypeVar("T")
@@ -153,13 +147,18 @@ class RunDriver:
         thread: Mapping[str, Any] | None = None,
     ) -> RunResult:
         """Create the run (with a new thread when `thread` is given) and drive it to its end."""
-        return await self._guarded(lambda: self._create(assistant_id, options, thread))
+        creation = self._creation()
+        return await self._guarded(lambda: creation.create(assistant_id, options, thread))
 
     async def resume(self, entry: JournaledRun) -> RunResult:
         """Pick up a run a previous process left unfinished (see `runflow.journal`)."""
         self._ledger = RunLedger(self._s.journal, entry.key)
         self._state.thread_id = entry.thread_id or ""
-        return await self._guarded(lambda: self._reattach(entry))
+        creation = self._creation()
+        return await self._guarded(lambda: creation.reattach(entry))
+
+    def _creation(self) -> Creation:
+        return Creation(self._s, self._state, self._sources, self._ledger, self._retrying)
 
     async def _guarded(self, first: Callable[[], Awaitable[RunSource]]) -> RunResult:
         try:
@@ -208,101 +207,6 @@ class RunDriver:
         if isinstance(decision, Wait):
             raise ProtocolError(f"run {self.run_id}: its observations ended undecided")
         return decision
-
-    # -- creation ------------------------------------------------------------------------
-
-    async def _reattach(self, entry: JournaledRun) -> RunSource:
-        if entry.run_id is not None:
-            run_id = entry.run_id
-            reply = await self._retrying(lambda: self._sources.retrieve(run_id))
-            return self._sources.polling(reply)
-        found = None if entry.thread_id is None else await self._find_run_by_key(entry.key)
-        if found is not None:
-            return self._sources.polling(found)
-        if entry.thread_id is None:
-            raise RunNeverCreatedError(
-                f"run {entry.key} was to create its own thread, and the process stopped before "
-                "the service answered: whether a thread and run exist cannot be known"
-            )
-        # The create request never reached the service: carry out the intent, with the same key.
-        return await self._create(entry.assistant_id, entry.options, None)
-
-    async def _create(
-        self, assistant_id: str, options: Mapping[str, Any], thread: Mapping[str, Any] | None
-    ) -> RunSource:
-        """Create the run; the source that observes it."""
-        key = self._ledger.key
-        tagged = {**options, "metadata": {**(options.get("metadata") or {}), RUN_KEY_METADATA: key}}
-        await self._ledger.started(
-            assistant_id=assistant_id,
-            thread_id=None if thread is not None else self.thread_id,
-            options=options,
-            new_thread=thread,
-        )
-        try:
-            return await self._create_source(assistant_id, tagged, thread)
-        except ThreadBusyError as busy:
-            # A create re-sent after an ambiguous failure may find its own first attempt.
-            ours = await self._own_run(busy)
-            if ours is None:
-                raise
-            _log.info("run %s, keeping the thread busy, is ours; following it", ours.run.id)
-            return self._sources.polling(ours)
-
-    async def _create_source(
-        self, assistant_id: str, tagged: Mapping[str, Any], thread: Mapping[str, Any] | None
-    ) -> RunSource:
-        backend, key = self._s.backend, self._ledger.key
-
-        async def find_created(error: TransientError) -> RunReply | None:
-            # A new thread is known once its `thread.created` event was seen.
-            return await self._find_run_by_key(key) if self.thread_id else None
-
-        # A new thread has no id to look for its run under: only retry what surely did nothing.
-        retry_if = _surely_not_carried_out if thread is not None else None
-        if self._s.mode == "poll":
-
-            async def create() -> RunReply:
-                if thread is not None:
-                    return await backend.create_thread_and_run(
-                        assistant_id=assistant_id, thread=thread, options=tagged
-                    )
-                return await backend.create_run(
-                    thread_id=self.thread_id, assistant_id=assistant_id, options=tagged
-                )
-
-            reply = await self._retrying(create, recover=find_created, retry_if=retry_if)
-            return self._sources.polling(reply, created=True)
-
-        def open_stream() -> EventStream:
-            if thread is not None:
-                return backend.create_thread_and_run_stream(
-                    assistant_id=assistant_id, thread=thread, options=tagged
-                )
-            return backend.create_run_stream(
-                thread_id=self.thread_id, assistant_id=assistant_id, options=tagged
-            )
-
-        return await primed(
-            self._sources.streaming(open_stream, recover=find_created, retry_if=retry_if)
-        )
-
-    async def _own_run(self, busy: ThreadBusyError) -> RunReply | None:
-        self._state.thread_id = self.thread_id or busy.thread_id
-        try:
-            reply = await self._retrying(lambda: self._sources.retrieve(busy.active_run_id))
-        except RequestRejectedError:
-            return None  # gone already
-        metadata = reply.run.metadata or {}
-        return reply if metadata.get(RUN_KEY_METADATA) == self._ledger.key else None
-
-    async def _find_run_by_key(self, key: str) -> RunReply | None:
-        runs = await self._s.backend.list_runs(thread_id=self.thread_id)
-        for run in runs:
-            if (run.metadata or {}).get(RUN_KEY_METADATA) == key:
-                _log.info("run %s was created despite the failure; following it", run.id)
-                return RunReply(run=run)
-        return None
 
     # -- observing -----------------------------------------------------------------------
 
@@ -479,23 +383,21 @@ class RunDriver:
                 _log.warning("could not cancel run %s", self.run_id, exc_info=True)
 
     async def _cancel_and_wait(self) -> None:
-        thread_id, run_id, clock = self.thread_id, self.run_id, self._s.clock
+        thread_id, run_id = self.thread_id, self.run_id
+        refused: RequestRejectedError | None = None
         try:
             await self._retrying(
                 lambda: self._s.backend.cancel_run(thread_id=thread_id, run_id=run_id)
             )
-        except RequestRejectedError:
-            # Refused: most often because the run has just ended by itself (expired...).
-            self._observe_run((await self._retrying(self._sources.retrieve)).run)
-            if status_of(self._current_run()).is_terminal:
-                _log.info("run %s had ended before it was cancelled", run_id)
-                return
-            raise
-        wait = _FIRST_POLL
-        while not status_of(self._current_run()).is_terminal:
-            await clock.sleep_until(clock.now() + wait)
-            self._observe_run((await self._retrying(self._sources.retrieve)).run)
-            wait = min(wait * 2, _MAX_POLL)
+        except RequestRejectedError as exc:
+            refused = exc  # most often: the run has just ended by itself (expired...)
+        async with aclosing(self._sources.polling(None)) as polled:
+            async for seen in polled:
+                self._observe(seen)
+                if status_of(self._current_run()).is_terminal:
+                    return
+                if refused is not None:
+                    raise refused
 
     async def _result(self) -> RunResult:
         run = self._current_run()
@@ -550,7 +452,3 @@ class RunDriver:
             self._on_event(event)
         except Exception:
             _log.exception("the on_event callback raised on %s", type(event).__name__)
-
-
-def _surely_not_carried_out(error: TransientError) -> bool:
-    return isinstance(error, RateLimitedError)
