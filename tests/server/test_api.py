@@ -178,10 +178,10 @@ async def test_submitting_wrong_outputs_is_refused(
         )
 
 
-async def complete(client: openai.AsyncOpenAI, **options: object) -> Run:
+async def complete(client: openai.AsyncOpenAI, words: int = 40, **options: object) -> Run:
     assistant = await client.beta.assistants.create(model="gpt-4o", instructions="Be kind.")
     thread = await client.beta.threads.create(
-        messages=[{"role": "user", "content": f"message {i} " * 40} for i in range(6)]
+        messages=[{"role": "user", "content": f"message {i} " * words} for i in range(6)]
     )
     return await client.beta.threads.runs.create_and_poll(
         thread_id=thread.id,
@@ -192,7 +192,8 @@ async def complete(client: openai.AsyncOpenAI, **options: object) -> Run:
 
 
 async def test_max_completion_tokens_leaves_the_run_incomplete(client: openai.AsyncOpenAI) -> None:
-    run = await complete(client, max_completion_tokens=16)
+    # The API's smallest cap (256 tokens) and a reply quoting ~1,200 characters: ~300 tokens.
+    run = await complete(client, words=120, max_completion_tokens=256)
     messages = await client.beta.threads.messages.list(run.thread_id, run_id=run.id)
 
     assert run.status == "incomplete"

@@ -152,7 +152,7 @@ async def test_thread_with_initial_messages_keeps_their_content(client: openai.A
         pytest.param(
             "/v1/assistants",
             b'{"model": "m", "temperature": 9}',
-            "Invalid value for 'temperature'",
+            "Invalid 'temperature': decimal above maximum value. Expected a value <= 2, but got 9",
             id="out-of-range",
         ),
         pytest.param(

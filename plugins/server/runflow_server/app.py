@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -44,22 +44,25 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 from starlette.types import ASGIApp
 
-from .brains import Brain
+from .brains import Brain, BuiltinTool, DecidingBrain
 from .clock import Clock, SystemClock
 from .engine import RunEngine
 from .errors import error_body
 from .faults import FaultConfig, FaultInjector, load_faults
+from .foundry import foundry_routes
 from .middleware import (
     MAX_BODY_BYTES,
     MAX_UPLOAD_BYTES,
     ApiKeyAuth,
     AzureApiVersion,
     BodyLimit,
+    FoundryApiVersion,
     RequestLog,
 )
 from .routes import routes
 from .scenario import BrainChooser, Scenario
 from .store import Store
+from .views import Views
 
 __all__ = ["create_app"]
 
@@ -72,7 +75,8 @@ def create_app(
     clock: Clock | None = None,
     run_expiry_seconds: float = 600,
     faults: FaultConfig | str | os.PathLike[str] | None = None,
-    brain: Brain | None = None,
+    brain: Brain | DecidingBrain | None = None,
+    builtin_tools: Sequence[BuiltinTool] = (),
     api_key: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
@@ -89,7 +93,10 @@ def create_app(
         faults: faults to inject (`faults.py`), or a YAML / JSON file of them; none by default.
             `app.state.faults` may be replaced at any time; `app.state.fault_counts` counts
             the faults injected.
-        brain: a brain that decides every run, whatever the scenarios say.
+        brain: a brain that decides every run, whatever the scenarios say (a streaming
+            `Brain` or an older `decide()` one).
+        builtin_tools: the tools the server runs itself (code interpreter, file search),
+            found by their `type` when a brain calls them; none by default.
         api_key: when set, every request must carry it (`Authorization: Bearer` or `api-key`).
         max_body_bytes: the largest request body accepted (16 MiB); a larger one is a 413.
         max_upload_bytes: the same for a multipart upload to `/files` (513 MiB: a 512 MiB file,
@@ -103,6 +110,7 @@ def create_app(
         clock or SystemClock(),
         BrainChooser.load(scenario, scenarios, override=brain),
         run_expiry_seconds=run_expiry_seconds,
+        builtin_tools=builtin_tools,
     )
 
     @asynccontextmanager
@@ -121,11 +129,16 @@ def create_app(
     middleware.append(
         Middleware(BodyLimit, max_body_bytes=max_body_bytes, max_upload_bytes=max_upload_bytes)
     )
+    middleware.append(Middleware(Views))
     app = _RunServer(
         routes=[
             Mount("/v1", routes=api),
             Mount("/openai", routes=api, middleware=[Middleware(AzureApiVersion)]),
-            Mount("/api/projects/{project}", routes=api),
+            Mount(
+                "/api/projects/{project}",
+                routes=foundry_routes() + api,
+                middleware=[Middleware(FoundryApiVersion)],
+            ),
         ],
         middleware=middleware,
         lifespan=lifespan,

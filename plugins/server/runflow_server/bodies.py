@@ -12,18 +12,22 @@ string with length N instead.`, code `string_above_max_length`); the tool output
 submission less than 512 kB together (UTF-8), refused with the API's text (`'tool_outputs' too
 large: the combined tool outputs must be less than 512kb.`, param `tool_outputs`, code
 `invalid_value`). The spec gives neither field a `maxLength`; the size of a whole request is
-capped before it is read (`middleware.py`).
+capped before it is read (`middleware.py`). A run's `instructions` and `additional_instructions`
+are capped at 256,000 characters, as the assistant's are.
+
+Bodies are read by `parsing.load_json` (standard JSON only, at most 64 levels deep) and
+pydantic errors become the API's 400s in `parsing.validation_error`.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import APIError, bad_request
+from .errors import bad_request
+from .parsing import load_json, validation_error
 
 __all__ = [
     "AssistantBody",
@@ -40,12 +44,15 @@ __all__ = [
     "ToolResources",
     "parse_body",
     "response_format_object",
+    "validate_body",
 ]
 
 MAX_TOOLS = 128  # per assistant
 MAX_RUN_TOOLS = 20  # per run (create run, create thread and run)
 MAX_MESSAGE_CHARS = 256_000  # a message's content, or each of its text parts
 MAX_TOOL_OUTPUTS_BYTES = 512 * 1024  # all the outputs of one submission, UTF-8, exclusive
+MAX_INSTRUCTIONS_CHARS = 256_000  # an assistant's or a run's instructions
+MAX_TOKENS = 2**31 - 1  # the largest max_prompt_tokens / max_completion_tokens
 _FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
@@ -96,7 +103,7 @@ class CodeInterpreterTool(_Body):
 
 class RankingOptions(_Body):
     ranker: Literal["auto", "default_2024_08_21"] = "default_2024_08_21"
-    score_threshold: float = Field(default=0.0, ge=0, le=1)
+    score_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
     hybrid_search: dict[str, Any] | None = None
 
 
@@ -231,7 +238,7 @@ def response_format_object(value: ResponseFormat | None) -> Any:
 
 class TruncationStrategy(_Body):
     type: Literal["auto", "last_messages"]
-    last_messages: int | None = None
+    last_messages: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
 
 
 def _tool_limit(most: int) -> AfterValidator:
@@ -253,12 +260,12 @@ class AssistantBody(_ToolsMixin):
     model: str
     name: str | None = Field(default=None, max_length=256)
     description: str | None = Field(default=None, max_length=512)
-    instructions: str | None = Field(default=None, max_length=256_000)
+    instructions: str | None = Field(default=None, max_length=MAX_INSTRUCTIONS_CHARS)
     reasoning_effort: ReasoningEffort | None = None
     tool_resources: ToolResources | None = None
     metadata: Metadata | None = None
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
     response_format: ResponseFormat | None = None
 
 
@@ -289,13 +296,13 @@ class RunOptions(_Body):
     assistant_id: str
     tools: Annotated[list[Tool] | None, _tool_limit(MAX_RUN_TOOLS)] = None
     model: str | None = None
-    instructions: str | None = None
+    instructions: str | None = Field(default=None, max_length=MAX_INSTRUCTIONS_CHARS)
     metadata: Metadata | None = None
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
     stream: bool | None = None
-    max_prompt_tokens: int | None = Field(default=None, ge=256)
-    max_completion_tokens: int | None = Field(default=None, ge=16)
+    max_prompt_tokens: int | None = Field(default=None, ge=256, le=MAX_TOKENS)
+    max_completion_tokens: int | None = Field(default=None, ge=256, le=MAX_TOKENS)
     truncation_strategy: TruncationStrategy | None = None
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
@@ -306,7 +313,7 @@ class RunOptions(_Body):
 class RunBody(RunOptions):
     """POST /threads/{thread_id}/runs."""
 
-    additional_instructions: str | None = None
+    additional_instructions: str | None = Field(default=None, max_length=MAX_INSTRUCTIONS_CHARS)
     additional_messages: list[MessageBody] | None = None
 
 
@@ -340,61 +347,17 @@ class SubmitToolOutputsBody(_Body):
 
 def parse_body(model: type[Model], raw: bytes) -> Model:
     """Parse and validate a JSON request body, or raise a 400 `APIError`."""
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except ValueError as exc:
-        raise bad_request(
-            "We could not parse the JSON body of your request. The OpenAI API expects a JSON"
-            " payload, but what was sent was not valid JSON."
-        ) from exc
+    data = load_json(raw) if raw.strip() else {}
+    return validate_body(model, data)
+
+
+def validate_body(model: type[Model], data: Any) -> Model:
+    """Validate parsed JSON (`load_json`) against a body model, or raise a 400 `APIError`."""
     if not isinstance(data, dict):
         raise bad_request("The request body must be a JSON object.")
     try:
         body = model.model_validate(data)
     except ValidationError as exc:
-        raise _to_api_error(exc, data) from exc
+        raise validation_error(exc, data) from exc
     body.check()
     return body
-
-
-def _to_api_error(exc: ValidationError, data: dict[str, Any]) -> APIError:
-    errors = exc.errors(include_url=False)
-    # Of the first field's errors, the one reaching deepest into the request: a union (a
-    # message's `content`, string or parts) reports every member it tried, and the member
-    # that fits the request's shape says what is really wrong (`content[1].text`).
-    field = [error for error in errors if error["loc"][:1] == errors[0]["loc"][:1]]
-    param, error = max(
-        ((_param_path(error["loc"], data), error) for error in field),
-        key=lambda found: len(found[0]),
-    )
-    kind = error["type"]
-    if kind == "missing":
-        return bad_request(f"Missing required parameter: '{param}'.", param=param)
-    if kind == "extra_forbidden":
-        return bad_request(f"Unrecognized request argument supplied: {param}", param=param)
-    if kind == "string_too_long":
-        most, got = error.get("ctx", {}).get("max_length"), len(error["input"])
-        return bad_request(
-            f"Invalid '{param}': string too long. Expected a string with maximum length {most},"
-            f" but got a string with length {got} instead.",
-            param=param,
-            code="string_above_max_length",
-        )
-    reason = error["msg"].removeprefix("Value error, ")
-    return bad_request(f"Invalid value for '{param}': {reason}.", param=param)
-
-
-def _param_path(loc: tuple[int | str, ...], data: Any) -> str:
-    """`tools.0.function.function.name` -> `tools[0].function.name`.
-
-    pydantic puts the member it tried of a union into `loc` (a tag, a type name); walking the
-    request alongside keeps only the parts that are really keys and indexes of it.
-    """
-    path, node = "", data
-    for position, part in enumerate(loc):
-        last = position == len(loc) - 1
-        if isinstance(node, list) and isinstance(part, int) and part < len(node):
-            path, node = f"{path}[{part}]", node[part]
-        elif isinstance(node, dict) and (part in node or last):
-            path, node = (f"{path}.{part}" if path else str(part)), node.get(part)
-    return path

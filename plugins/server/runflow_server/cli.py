@@ -2,9 +2,16 @@
 
 ```
 runflow serve --host 127.0.0.1 --port 8000 [--db PATH] [--scenario FILE] [--expiry SECONDS]
-              [--faults FILE] [--api-key KEY]
+              [--faults FILE] [--api-key KEY] [--max-body-bytes N] [--max-upload-bytes N]
+              [--header-timeout SECONDS] [--keep-alive SECONDS] [--limit-concurrency N]
+              [--backlog N]
 python -m runflow_server --port 8000
 ```
+The connection bounds (`serving.py`): request headers must be complete within
+`--header-timeout` seconds of a connection's start or of the previous response (10); idle
+keep-alive connections close after `--keep-alive` seconds (5); at most `--limit-concurrency`
+connections and requests at once, then 503s (1024; 0 for no limit); `--backlog` connections
+may wait to be accepted (2048).
 Registered as the `serve` entry point of the `runflow.commands` group; the core CLI hands it the
 arguments after `serve`.
 """
@@ -20,6 +27,7 @@ from .app import create_app
 from .faults import FaultConfigError
 from .middleware import MAX_BODY_BYTES, MAX_UPLOAD_BYTES
 from .scenario import ScenarioError
+from .serving import BACKLOG, HEADER_TIMEOUT, KEEP_ALIVE, LIMIT_CONCURRENCY, server_options
 
 __all__ = ["serve_command"]
 
@@ -51,7 +59,52 @@ def _parser() -> argparse.ArgumentParser:
         default=MAX_UPLOAD_BYTES,
         help=f"largest multipart upload to /files, in bytes ({MAX_UPLOAD_BYTES}: 513 MiB)",
     )
+    _connection_flags(parser)
     return parser
+
+
+def _connection_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--header-timeout",
+        type=_seconds,
+        default=HEADER_TIMEOUT,
+        help="seconds a client has to send a request's headers, from the connection's start or"
+        f" the previous response, before a 408 and a close ({HEADER_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--keep-alive",
+        type=_positive,
+        default=KEEP_ALIVE,
+        help=f"seconds an idle keep-alive connection stays open ({KEEP_ALIVE})",
+    )
+    parser.add_argument(
+        "--limit-concurrency",
+        type=_count,
+        default=LIMIT_CONCURRENCY,
+        help=f"connections and requests at once before 503s ({LIMIT_CONCURRENCY}; 0: no limit)",
+    )
+    parser.add_argument(
+        "--backlog",
+        type=_positive,
+        default=BACKLOG,
+        help=f"connections waiting to be accepted ({BACKLOG})",
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    return int(text)
 
 
 def _positive(text: str) -> int:
@@ -60,7 +113,7 @@ def _positive(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number of bytes, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
     return value
 
 
@@ -80,5 +133,11 @@ def serve_command(argv: list[str]) -> int:
     except (ScenarioError, FaultConfigError) as exc:
         print(f"runflow serve: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    bounds = server_options(
+        header_timeout=args.header_timeout,
+        keep_alive=args.keep_alive,
+        limit_concurrency=args.limit_concurrency or None,
+        backlog=args.backlog,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", **bounds)
     return 0

@@ -34,19 +34,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Iterable
+import math
+from collections.abc import Coroutine, Iterable, Sequence
 from typing import Any
 
 from .bodies import MessageBody, RunBody, RunOptions, SubmitToolOutputsBody
-from .brains import Decision, Delay, Incomplete, ToolResult, Turn
+from .brains import (
+    BuiltinContext,
+    BuiltinTool,
+    CallBuiltins,
+    Delay,
+    ToolResult,
+    Turn,
+    streaming,
+)
 from .clock import Clock
 from .errors import bad_request, not_found
 from .events import EventBus, Subscription
+from .filestore import StoredFiles
 from .lifecycle import ACTIVE, EXPIRABLE, RunStatus, StepStatus, advance
 from .objects import run_object, user_message_object
 from .scenario import BrainChooser
 from .store import Kind, Store
-from .turns import TurnWriter, fit_prompt
+from .turn_end import TurnWriter, builtin_state
+from .turns import Played, Resources, TurnPlayer, fit_prompt
 
 __all__ = ["RunEngine"]
 
@@ -66,9 +77,17 @@ _NAMES: dict[Kind, tuple[str, str, str]] = {
 
 class RunEngine:
     def __init__(
-        self, store: Store, clock: Clock, brains: BrainChooser, *, run_expiry_seconds: float
+        self,
+        store: Store,
+        clock: Clock,
+        brains: BrainChooser,
+        *,
+        run_expiry_seconds: float,
+        builtin_tools: Sequence[BuiltinTool] = (),
     ) -> None:
         self.store = store
+        self.files = StoredFiles(store, clock)
+        self.builtin_tools = {tool.type: tool for tool in builtin_tools}
         self.clock = clock
         self.brains = brains
         self.bus = EventBus()
@@ -147,9 +166,15 @@ class RunEngine:
                     raise not_found("file", attachment.file_id)
 
     def create_run(
-        self, thread_id: str, body: RunOptions, *, subscribe: bool = False
+        self,
+        thread_id: str,
+        body: RunOptions,
+        *,
+        subscribe: bool = False,
+        include: Iterable[str] = (),
     ) -> tuple[JSON, Subscription | None]:
-        """Queue a run on the thread and start driving it."""
+        """Queue a run on the thread and start driving it; `include` is the request's
+        `include[]`, handed to the run's built-in tools."""
         self.thread(thread_id)
         assistant = self.assistant(body.assistant_id)
         active = self.active_run(thread_id)
@@ -172,7 +197,8 @@ class RunEngine:
                     user_message_object(thread_id, message, created_at=now),
                     parent=thread_id,
                 )
-            self.store.insert("runs", run, parent=thread_id, state={"rounds": []})
+            state = {"rounds": [], "include": sorted(set(include))}
+            self.store.insert("runs", run, parent=thread_id, state=state)
         subscription = self.bus.subscribe(run["id"]) if subscribe else None
         self.bus.publish(run["id"], "thread.run.created", run)
         self.bus.publish(run["id"], "thread.run.queued", run)
@@ -300,37 +326,56 @@ class RunEngine:
         while True:
             turn = fit_prompt(self._turn(run))
             if turn is None:
-                self._writer.apply(
-                    run, self._turn(run), Incomplete("max_prompt_tokens"), now=self.now()
-                )
+                self._writer.incomplete(run, "max_prompt_tokens", now=self.now())
                 return
-            decision = await self._decide(run_id, turn)
+            played = await self._play(run, turn)
             run = self._current(run_id, RunStatus.IN_PROGRESS)
             if run is None:
                 return
-            self.store.save_state("threads", run["thread_id"], {"memory": turn.memory})
-            if not isinstance(decision, Delay):
-                self._writer.apply(run, turn, decision, now=self.now())
+            self._writer.commit(run, turn, played, now=self.now())
+            if isinstance(played.terminal, Delay):
+                run = await self._wait_out(run, played.terminal.seconds)
+                if run is None:
+                    return
+            elif not isinstance(played.terminal, CallBuiltins):
                 if run["status"] == RunStatus.REQUIRES_ACTION:
                     self._deadlines_changed.set()
                     self._ensure_watchdog()
                 return
-            run = await self._wait_out(run, decision.seconds)
-            if run is None:
-                return
 
-    async def _decide(self, run_id: str, turn: Turn) -> Decision:
-        """The brain's decision; the watchdog watches the run while the brain takes its time.
+    async def _play(self, run: JSON, turn: Turn) -> Played:
+        """One model turn, streamed; the watchdog watches the run while the brain (or a built-in
+        tool) takes its time.
 
         Checked on the next loop iteration, so a brain that answers without suspending (the
         scripted and default brains) never wakes the watchdog.
         """
+        run_id = run["id"]
         self._deciding.add(run_id)
         asyncio.get_running_loop().call_soon(self._watch_if_deciding, run_id)
         try:
-            return await self.brains.brain_for(turn.assistant).decide(turn)
+            brain = streaming(self.brains.brain_for(turn.assistant))
+            player = TurnPlayer(self.bus, run, turn, self.now)
+            return await player.play(brain.respond(turn), self._resources(run, turn))
         finally:
             self._deciding.discard(run_id)
+
+    def _resources(self, run: JSON, turn: Turn) -> Resources:
+        state = self.store.state("runs", run["id"])
+        sandbox_files, citations = builtin_state(state)
+
+        def context() -> BuiltinContext:
+            return BuiltinContext(
+                run=run,
+                assistant=turn.assistant,
+                thread=self.thread(run["thread_id"]),
+                files=self.files,
+                include=frozenset(state.get("include", [])),
+                deadline=float(run["expires_at"] or math.inf),
+            )
+
+        images = tuple(state.get("images", []))
+        return Resources(self.builtin_tools, context, sandbox_files, citations, images)
 
     def _watch_if_deciding(self, run_id: str) -> None:
         if run_id in self._deciding:

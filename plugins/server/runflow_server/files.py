@@ -10,6 +10,14 @@ the store beside the file object, so a server restarted on its database still se
 file's `expires_at` (files are not deleted when it passes). Lists take up to 10,000 files, all
 by default, as the spec says.
 
+A file's name is a label, never a path (RFC 7578, 4.2): the directories of a name sent as a
+path (`../../etc/passwd`, `C:\\data\\notes.txt`, `/tmp/x`) are dropped and its last part kept,
+as browsers do; a name with a control character (NUL, CR, LF...), more than 255 characters, or
+nothing left once the directories go (`..`, `dir/`) is a 400, because no rewrite of it would be
+what the client meant, and a CR/LF in a name echoed into a header or a log is an injection.
+Azure's upload model (`/openai`, `/api/projects`) also has a `filename` form field, which names
+the file whatever its part says; `/v1` refuses it, as the hosted OpenAI API does.
+
 The multipart body is parsed by `forms.read_form` (a body cut short is a 400 and leaves no
 temporary file behind); its size is capped by `middleware.BodyLimit` (`MAX_UPLOAD_BYTES`).
 """
@@ -17,7 +25,6 @@ temporary file behind); its size is capped by `middleware.BodyLimit` (`MAX_UPLOA
 from __future__ import annotations
 
 import base64
-import json
 import re
 from typing import Any, Literal
 
@@ -29,12 +36,15 @@ from .engine import RunEngine
 from .errors import APIError, bad_request
 from .forms import FormItem, UploadedFile, read_form
 from .objects import file_object
+from .parsing import load_json
 from .routing import Handler, delete, page
 
 __all__ = ["PURPOSES", "file_routes"]
 
 JSON = dict[str, Any]
 _EXPIRY = re.compile(r"^expires_after\[(anchor|seconds)\]$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+MAX_FILENAME_CHARS = 255
 PURPOSES = ("fine-tune", "assistants", "batch", "user_data", "vision", "evals")
 
 
@@ -46,7 +56,32 @@ def _file(engine: RunEngine, file_id: str) -> JSON:
 
 
 async def upload_file(request: Request, engine: RunEngine) -> Response:
-    return _store_upload(engine, await read_form(request))
+    azure = not request.url.path.startswith("/v1/")
+    return _store_upload(engine, await read_form(request, file_fields=("file",)), azure=azure)
+
+
+def clean_filename(name: str, *, param: str = "file") -> str:
+    """The name to keep for an uploaded file: its last path part; a 400 if there is none."""
+    if _CONTROL.search(name):
+        raise bad_request(
+            "Invalid file name: it may not contain control characters (NUL, CR, LF...).",
+            param=param,
+            code="invalid_value",
+        )
+    base = re.split(r"[/\\]", name)[-1].strip()
+    if base in ("", ".", ".."):
+        raise bad_request(
+            f"Invalid file name: {name[:64]!r} names a directory, not a file.",
+            param=param,
+            code="invalid_value",
+        )
+    if len(base) > MAX_FILENAME_CHARS:
+        raise bad_request(
+            f"Invalid file name: at most {MAX_FILENAME_CHARS} characters.",
+            param=param,
+            code="invalid_value",
+        )
+    return base
 
 
 class ExpiresAfter(BaseModel):
@@ -61,8 +96,8 @@ def _expires_after(form: dict[str, str | UploadedFile]) -> ExpiresAfter | None:
     if raw is None and not fields:
         return None
     try:
-        return ExpiresAfter.model_validate(json.loads(raw) if isinstance(raw, str) else fields)
-    except ValueError as exc:  # broken JSON, or a pydantic ValidationError
+        return ExpiresAfter.model_validate(load_json(raw) if isinstance(raw, str) else fields)
+    except (ValueError, APIError) as exc:  # broken JSON, or a pydantic ValidationError
         raise bad_request(
             "Invalid 'expires_after': expected 'anchor' = 'created_at' and 'seconds' from 3600"
             " to 2592000.",
@@ -70,9 +105,10 @@ def _expires_after(form: dict[str, str | UploadedFile]) -> ExpiresAfter | None:
         ) from exc
 
 
-def _store_upload(engine: RunEngine, items: list[FormItem]) -> Response:
+def _store_upload(engine: RunEngine, items: list[FormItem], *, azure: bool) -> Response:
+    known = ("file", "purpose", "expires_after") + (("filename",) if azure else ())
     for name, _ in items:
-        if name not in ("file", "purpose", "expires_after") and not _EXPIRY.match(name):
+        if name not in known and not _EXPIRY.match(name):
             raise bad_request(f"Unrecognized request argument supplied: {name}", param=name)
     form = dict(items)  # a repeated field: the last one counts
     upload, purpose = form.get("file"), form.get("purpose")
@@ -84,9 +120,14 @@ def _store_upload(engine: RunEngine, items: list[FormItem]) -> Response:
         allowed = "[" + ", ".join(f"'{name}'" for name in PURPOSES) + "]"
         raise bad_request(f"'{purpose}' is not one of {allowed} - 'purpose'", param="purpose")
     expires_after = _expires_after(form)
+    named = form.get("filename")
+    if isinstance(named, str) and named:
+        filename = clean_filename(named, param="filename")
+    else:
+        filename = clean_filename(upload.filename) if upload.filename else "file"
     content = upload.content
     now = engine.now()
-    created = file_object(upload.filename or "file", len(content), purpose, created_at=now)
+    created = file_object(filename, len(content), purpose, created_at=now)
     if expires_after is not None:
         created["expires_at"] = now + expires_after.seconds
     engine.store.insert("files", created, state={"content": base64.b64encode(content).decode()})

@@ -6,7 +6,9 @@ nothing closes it. Here a part's bytes are gathered in memory as they arrive (th
 size is capped by `middleware.BodyLimit` before any of it is read), so there is no file to
 leak, and a body that stops before its closing boundary is refused with a 400, as is one that
 is not `multipart/form-data` with a boundary, a part without a name, a field (a part without a
-`filename`) over 1 MiB, or more than 1,000 parts.
+`filename`) over 1 MiB, or more than 1,000 parts. A part named in `file_fields` is a file even
+without a `filename` (azure-ai-agents sends a stream's bytes so, with the name in a field of
+its own); its `filename` is then "".
 """
 
 from __future__ import annotations
@@ -41,13 +43,13 @@ class UploadedFile:
 FormItem = tuple[str, str | UploadedFile]
 
 
-async def read_form(request: Request) -> list[FormItem]:
+async def read_form(request: Request, *, file_fields: tuple[str, ...] = ()) -> list[FormItem]:
     """The parts of a `multipart/form-data` body, in order; a 400 `APIError` if it is not one."""
     media_type, options = parse_options_header(request.headers.get("content-type", ""))
     boundary = options.get(b"boundary")
     if media_type != b"multipart/form-data" or not boundary:
         raise bad_request("The request body must be multipart/form-data.")
-    form = _Form(_charset(options.get(b"charset")))
+    form = _Form(_charset(options.get(b"charset")), file_fields)
     try:
         parser = MultipartParser(boundary, form.callbacks())
         async for chunk in request.stream():
@@ -87,8 +89,9 @@ class _Part:
 class _Form:
     """The parser's callbacks, building `items`; `ended` once the closing boundary is read."""
 
-    def __init__(self, charset: str) -> None:
+    def __init__(self, charset: str, file_fields: tuple[str, ...]) -> None:
         self.charset = charset
+        self._file_fields = file_fields
         self.items: list[FormItem] = []
         self.ended = False
         self._part = _Part()
@@ -132,6 +135,8 @@ class _Form:
         self._part.name = _decode(options[b"name"], self.charset)
         if b"filename" in options:
             self._part.filename = _decode(options[b"filename"], self.charset)
+        elif self._part.name in self._file_fields:
+            self._part.filename = ""
 
     def _data(self, data: bytes, start: int, end: int) -> None:
         part = self._part

@@ -14,6 +14,10 @@
 - `AzureApiVersion` (on `/openai`) wants an `api-version` query the Assistants API exists in:
   `2024-02-15-preview`, `2024-05-01-preview` or any later date; none is a 404 and an unknown one
   a 400, with Azure's texts.
+- `FoundryApiVersion` (on `/api/projects/{p}`) wants one Foundry's agents clients send: `v1`
+  (azure-ai-agents 1.1), `2025-05-01` or any later date, with or without `-preview`
+  (azure-ai-agents 1.2 sends `2025-05-15-preview`); an unknown one is the same 400 as on
+  `/openai`. None at all is accepted, for the `openai` client pointed at a project.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ __all__ = [
     "AzureApiVersion",
     "BodyLimit",
     "BodyTooLarge",
+    "FoundryApiVersion",
     "RequestLog",
 ]
 
@@ -49,6 +54,7 @@ plus 1 MiB for the form's other parts and its boundaries."""
 log = logging.getLogger("runflow_server.requests")
 
 FIRST_AZURE_VERSION = "2024-02-15"
+FIRST_FOUNDRY_VERSION = "2025-05-01"
 _VERSION = re.compile(r"^(\d{4}-\d{2}-\d{2})(-preview)?$")
 
 
@@ -170,25 +176,36 @@ async def _refuse(error: APIError, scope: Scope, receive: Receive, send: Send) -
 
 
 class AzureApiVersion:
+    foundry = False
+
     def __init__(self, app: ASGIApp) -> None:
         self._app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            refused = _refuse_version(scope)
+            refused = _refuse_version(scope, foundry=self.foundry)
             if refused is not None:
                 await refused(scope, receive, send)
                 return
         await self._app(scope, receive, send)
 
 
-def _refuse_version(scope: Scope) -> JSONResponse | None:
+class FoundryApiVersion(AzureApiVersion):
+    foundry = True
+
+
+def _refuse_version(scope: Scope, *, foundry: bool) -> JSONResponse | None:
     query = scope.get("query_string", b"").decode("latin-1")
     versions = re.findall(r"(?:^|&)api-version=([^&]*)", query)
     if not versions:
+        if foundry:
+            return None
         return JSONResponse(error_body("Resource not found", code="404"), status_code=404)
+    if foundry and versions[0] == "v1":
+        return None
     found = _VERSION.match(versions[0])
-    if found is None or found.group(1) < FIRST_AZURE_VERSION:
+    first = FIRST_FOUNDRY_VERSION if foundry else FIRST_AZURE_VERSION
+    if found is None or found.group(1) < first:
         body = error_body("API version not supported", param="api-version", code="BadRequest")
         return JSONResponse(body, status_code=400)
     return None

@@ -51,14 +51,17 @@ POLL_AFTER_MS = "200"
 INCLUDABLE = "step_details.tool_calls[*].file_search.results[*].content"
 
 
-def _check_include(request: Request) -> None:
-    for value in request.query_params.getlist("include[]"):
+def _check_include(request: Request) -> list[str]:
+    """The request's `include[]` values; 400 for one the API does not know."""
+    values = request.query_params.getlist("include[]")
+    for value in values:
         if value != INCLUDABLE:
             raise bad_request(
                 f"Invalid value: '{value}'. Supported values are: '{INCLUDABLE}'.",
                 param="include[]",
                 code="invalid_value",
             )
+    return values
 
 
 def _run_response(
@@ -172,10 +175,10 @@ async def delete_message(request: Request, engine: RunEngine) -> Response:
 
 
 async def create_run(request: Request, engine: RunEngine) -> Response:
-    _check_include(request)
+    include = _check_include(request)
     body = parse_body(RunBody, await request.body())
     run, subscription = engine.create_run(
-        request.path_params["thread_id"], body, subscribe=bool(body.stream)
+        request.path_params["thread_id"], body, subscribe=bool(body.stream), include=include
     )
     return _run_response(run, subscription)
 

@@ -55,12 +55,7 @@ def page(
 ) -> Response:
     """A list response: `limit` (1 to `most`, `default`), `order` (desc), `after`, `before`."""
     query = request.query_params
-    try:
-        limit = int(query.get("limit", str(default)))
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= most:
-        raise bad_request(f"Invalid 'limit': expected an integer from 1 to {most}.", param="limit")
+    limit = _limit(query.get("limit"), most=most, default=default)
     order = query.get("order", "desc")
     if order not in ("asc", "desc"):
         raise bad_request("Invalid 'order': expected 'asc' or 'desc'.", param="order")
@@ -79,6 +74,34 @@ def page(
         name = exc.args[0]
         raise bad_request(f"Invalid '{name}': no such object in this list.", param=name) from exc
     return JSONResponse(page_object(page.data, has_more=page.has_more))
+
+
+def _limit(text: str | None, *, most: int, default: int) -> int:
+    """`limit`: ASCII digits only (not `+5`, ` 5` or `٣`, which `int()` would take), 1 to `most`."""
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit()) or len(text) > 6:
+        raise bad_request(
+            f"Invalid 'limit': expected an integer from 1 to {most}, got '{text[:20]}'.",
+            param="limit",
+            code="invalid_type",
+        )
+    value = int(text)
+    if value < 1:
+        raise bad_request(
+            f"Invalid 'limit': integer below minimum value. Expected a value >= 1, but got"
+            f" {value} instead.",
+            param="limit",
+            code="integer_below_min_value",
+        )
+    if value > most:
+        raise bad_request(
+            f"Invalid 'limit': integer above maximum value. Expected a value <= {most}, but got"
+            f" {value} instead.",
+            param="limit",
+            code="integer_above_max_value",
+        )
+    return value
 
 
 def delete(engine: RunEngine, kind: Kind, obj: dict[str, Any]) -> Response:

@@ -60,6 +60,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .brains import (
     Brain,
     CallTools,
+    DecidingBrain,
     Decision,
     DefaultBrain,
     Delay,
@@ -320,13 +321,15 @@ class BrainChooser:
         scenarios: Mapping[str, Scenario] | None = None,
         default: Scenario | None = None,
         *,
-        override: Brain | None = None,
+        override: Brain | DecidingBrain | None = None,
     ) -> None:
         self._override = override
         self._brains: dict[str, ScriptedBrain] = {
             name: ScriptedBrain(scenario) for name, scenario in (scenarios or {}).items()
         }
-        self._default: Brain = DefaultBrain() if default is None else ScriptedBrain(default)
+        self._default: Brain | DecidingBrain = (
+            DefaultBrain() if default is None else ScriptedBrain(default)
+        )
 
     @classmethod
     def load(
@@ -334,7 +337,7 @@ class BrainChooser:
         scenario: Scenario | str | os.PathLike[str] | None,
         scenarios: Mapping[str, Scenario] | None,
         *,
-        override: Brain | None = None,
+        override: Brain | DecidingBrain | None = None,
     ) -> BrainChooser:
         """From `create_app`'s arguments: a scenario or a scenario file, plus named scenarios."""
         named = dict(scenarios or {})
@@ -358,7 +361,7 @@ class BrainChooser:
                 param="metadata.scenario",
             )
 
-    def brain_for(self, assistant: Mapping[str, Any]) -> Brain:
+    def brain_for(self, assistant: Mapping[str, Any]) -> Brain | DecidingBrain:
         if self._override is not None:
             return self._override
         name = (assistant.get("metadata") or {}).get("scenario")

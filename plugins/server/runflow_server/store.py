@@ -185,6 +185,10 @@ class Store:
         """A page of the objects under `parent` (None: top-level objects), like the API's
         `limit/order/after/before`; `filters` keep objects whose wire field equals the value.
 
+        `after=X`: the `limit` objects just after X in `order`; `before=X`: the `limit` objects
+        just before it (its mirror), still in `order`; `has_more` says whether objects remain
+        beyond the page in the direction read (after it for `after`, before it for `before`).
+
         Raises KeyError naming the cursor when `after` / `before` is not an object of the list.
         """
         sql = f"SELECT data FROM {kind} WHERE parent IS ?"
@@ -205,10 +209,15 @@ class Store:
                 op = "<" if op == ">" else ">"
             sql += f" AND seq {op} ?"
             args.append(seq[0])
-        sql += f" ORDER BY seq {'ASC' if forward else 'DESC'} LIMIT ?"
+        # `before` alone: the page just before the cursor, so read from the cursor backwards
+        # and turn the rows round; otherwise read from the start (or from `after`) forwards.
+        backwards = before is not None and after is None
+        ascending = forward != backwards
+        sql += f" ORDER BY seq {'ASC' if ascending else 'DESC'} LIMIT ?"
         args.append(limit + 1)
         rows = self._all(sql, args)
-        return Page(data=rows[:limit], has_more=len(rows) > limit)
+        data = rows[:limit]
+        return Page(data=data[::-1] if backwards else data, has_more=len(rows) > limit)
 
     def _one(self, sql: str, args: Sequence[Any]) -> tuple[Any, ...] | None:
         with self._lock:

@@ -1,54 +1,62 @@
-"""Writing a brain's decision into the thread: steps, messages, run endings, and their events.
+"""Playing one model turn of a run: a brain's event stream becomes steps, messages and SSE.
 
-Each method is synchronous and runs in one store transaction, then publishes the events in the
-order the hosted API sends them (see `shared/fixtures/openai-recordings`):
+`TurnPlayer.play` reads the brain's events and publishes each as it arrives, in the order the
+hosted API sends them (see `shared/fixtures/openai-recordings`):
 
-- tool calls: `thread.run.step.created`, `thread.run.step.in_progress`, two
-  `thread.run.step.delta` per call (the call with empty arguments, then the arguments), then
-  `thread.run.requires_action`;
-- a message: `thread.run.step.created`, `thread.run.step.in_progress`,
-  `thread.message.created`, `thread.message.in_progress`, a few `thread.message.delta`,
-  `thread.message.completed`, `thread.run.step.completed`, `thread.run.completed`;
-- failure / incomplete: `thread.run.failed` / `thread.run.incomplete`.
+- text: `thread.run.step.created`, `thread.run.step.in_progress` (message_creation),
+  `thread.message.created`, `thread.message.in_progress`, one `thread.message.delta` per piece,
+  then on completion a delta with the annotations (if any), `thread.message.completed`,
+  `thread.run.step.completed`;
+- function calls: `thread.run.step.created`, `thread.run.step.in_progress`, the streamed
+  call deltas (or two per call: id and name, then the arguments), then, once the turn is
+  committed, `thread.run.requires_action`;
+- built-in calls: `thread.run.step.created`, `thread.run.step.in_progress`, a delta with each
+  call's input, the tool runs, a delta with its outputs, `thread.run.step.completed`.
 
-Usage is invented deterministically from text lengths (`objects.token_count`): a step's prompt
-counts the instructions, the thread's messages and the tool traffic so far; its completion
-counts what the step produced; a finished run's usage is the sum of its steps'.
+Nothing is stored while the brain streams: the steps and messages of the turn, the thread's brain
+memory and the run's new state are written by `commit` in one transaction (`turn_end.py`), so a
+crash leaves the run where the turn began.
+
+Usage: what the brain reports (`Usage`) goes to the turn's last step; otherwise it is invented
+deterministically from text lengths (`objects.token_count`).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from dataclasses import replace
+import json
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .brains import CallTools, Decision, ErrorCode, Fail, Incomplete, Reply, Turn, message_text
-from .events import EventBus
-from .lifecycle import RunStatus, StepStatus, advance
-from .objects import (
-    message_object,
-    new_id,
-    step_object,
-    token_count,
-    tool_call_object,
-    usage_object,
+from .annotations import annotate
+from .brains import (
+    BrainEvent,
+    BuiltinCall,
+    BuiltinContext,
+    BuiltinOutcome,
+    BuiltinTool,
+    CallBuiltins,
+    CallFunctions,
+    Citation,
+    Fail,
+    FunctionCallDelta,
+    Terminal,
+    TextDelta,
+    ToolResult,
+    Turn,
+    Usage,
+    message_text,
 )
-from .store import Store
+from .events import EventBus
+from .lifecycle import StepStatus
+from .objects import message_object, new_id, step_object, token_count, usage_object
 
-__all__ = ["TurnWriter", "chunks", "fit_prompt"]
+__all__ = ["Played", "Resources", "TurnPlayer", "fit_prompt", "prompt_tokens"]
 
 JSON = dict[str, Any]
 
 
-def chunks(text: str, most: int = 5) -> list[str]:
-    """Split a text into at most `most` pieces on word boundaries, for message deltas."""
-    words = re.findall(r"\s*\S+\s*$|\s*\S+", text) or [text]
-    size = -(-len(words) // most)
-    return ["".join(words[i : i + size]) for i in range(0, len(words), size)]
-
-
-def _prompt_tokens(turn: Turn) -> int:
+def prompt_tokens(turn: Turn) -> int:
     texts = [turn.run.get("instructions") or ""]
     texts += [message_text(message) for message in turn.messages]
     texts += [r.arguments + r.output for round_ in turn.rounds for r in round_]
@@ -65,168 +73,335 @@ def fit_prompt(turn: Turn) -> Turn | None:
     if strategy["type"] == "last_messages" and strategy.get("last_messages") is not None:
         messages = messages[len(messages) - strategy["last_messages"] :]
     fitted = replace(turn, messages=messages)
-    while limit is not None and _prompt_tokens(fitted) > limit:
+    while limit is not None and prompt_tokens(fitted) > limit:
         if strategy["type"] != "auto" or len(fitted.messages) <= 1:
             return None
         fitted = replace(fitted, messages=fitted.messages[1:])
     return fitted
 
 
-class TurnWriter:
-    def __init__(self, store: Store, bus: EventBus) -> None:
-        self._store = store
-        self._bus = bus
+@dataclass
+class Played:
+    """What a turn produced, to be committed in one transaction."""
 
-    def apply(self, run: JSON, turn: Turn, decision: Decision, *, now: int) -> None:
-        """Write a decision (anything but a delay) into the run."""
-        if isinstance(decision, CallTools):
-            self._call_tools(run, turn, decision, now=now)
-        elif isinstance(decision, Reply):
-            self._reply(run, turn, decision.text, now=now)
-        elif isinstance(decision, Fail):
-            self.fail(run, decision.code, decision.message, now=now)
-        elif isinstance(decision, Incomplete):
-            self._end(
-                run, RunStatus.INCOMPLETE, now, incomplete_details={"reason": decision.reason}
+    terminal: Terminal | None  # None: the reply is complete
+    steps: list[JSON] = field(default_factory=list)
+    messages: list[JSON] = field(default_factory=list)
+    calls: list[JSON] = field(default_factory=list)  # required_action's tool calls
+    results: list[ToolResult] = field(default_factory=list)  # built-in calls, for turn.rounds
+    outcomes: list[BuiltinOutcome] = field(default_factory=list)
+    calls_usage: JSON | None = None  # the tool_calls step's, set when its outputs arrive
+    cut: bool = False  # the message passed max_completion_tokens
+    images_used: bool = False  # a message took the pending image files
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What the built-in tools of a run need beyond the turn."""
+
+    tools: Mapping[str, BuiltinTool]
+    context: Callable[[], BuiltinContext]
+    sandbox_files: Mapping[str, str]
+    citations: tuple[Citation, ...]
+    images: tuple[str, ...]
+
+
+def _no_context() -> BuiltinContext:
+    raise RuntimeError("no built-in tools for this turn")
+
+
+_NO_RESOURCES = Resources({}, _no_context, {}, (), ())
+
+
+class TurnPlayer:
+    """Plays one turn: reads the brain's stream, publishes its events, gathers its records."""
+
+    def __init__(self, bus: EventBus, run: JSON, turn: Turn, now: Callable[[], int]) -> None:
+        self._bus, self._run, self._turn, self._now = bus, run, turn, now
+        self._played = Played(None)
+        self._message: JSON | None = None
+        self._text = ""
+        self._calls_step: JSON | None = None
+        self._reported: Usage | None = None
+        self._resources = _NO_RESOURCES
+
+    async def play(self, events: AsyncIterator[BrainEvent], resources: Resources) -> Played:
+        self._resources = resources
+        limit: int | None = self._run.get("max_completion_tokens")
+        try:
+            async for event in events:
+                if not self._take(event, limit, resources):
+                    break
+        finally:
+            close = getattr(events, "aclose", None)
+            if close is not None:  # an async generator: run its cleanup now, not at GC
+                await close()
+        await self._finish(resources)
+        return self._played
+
+    def _take(self, event: BrainEvent, limit: int | None, resources: Resources) -> bool:
+        """Act on one event; False when the turn's stream is over."""
+        if isinstance(event, TextDelta):
+            return self._add_text(event.text, limit, resources)
+        if isinstance(event, FunctionCallDelta):
+            self._call_delta(event)
+        elif isinstance(event, Usage):
+            old = self._reported or Usage(0, 0)
+            self._reported = Usage(
+                old.prompt_tokens + event.prompt_tokens,
+                old.completion_tokens + event.completion_tokens,
             )
         else:
-            raise TypeError(f"cannot write a {type(decision).__name__} decision")
+            self._played.terminal = event
+            return False
+        return True
 
-    def fail(self, run: JSON, code: ErrorCode, message: str, *, now: int) -> None:
-        self._end(
-            run, RunStatus.FAILED, now, failed_at=now, last_error={"code": code, "message": message}
-        )
+    def _publish(self, name: str, obj: JSON) -> None:
+        self._bus.publish(self._run["id"], name, obj)
 
-    def _publish(self, run: JSON, name: str, obj: JSON) -> None:
-        self._bus.publish(run["id"], name, obj)
+    def _usage(self, estimate: int, *, last: bool) -> JSON:
+        if self._reported is None:
+            return usage_object(prompt_tokens(self._turn), estimate)
+        if last:
+            return usage_object(self._reported.prompt_tokens, self._reported.completion_tokens)
+        return usage_object(0, 0)
 
-    def _call_tools(self, run: JSON, turn: Turn, decision: CallTools, *, now: int) -> None:
-        calls = [tool_call_object(new_id("call_"), c.name, c.arguments) for c in decision.calls]
-        step = step_object(run, created_at=now, details={"type": "tool_calls", "tool_calls": []})
-        usage = usage_object(
-            _prompt_tokens(turn), sum(token_count(c.name + c.arguments) for c in decision.calls)
-        )
-        state = self._store.state("runs", run["id"])
-        state["tool_step"] = {"id": step["id"], "usage": usage}
-        with self._store.transaction():
-            self._store.insert("run_steps", step, parent=run["id"])
-            self._publish(run, "thread.run.step.created", step)
-            self._publish(run, "thread.run.step.in_progress", step)
-            for index, call in enumerate(calls):
-                self._publish(run, "thread.run.step.delta", _call_delta(step, index, call, True))
-                self._publish(run, "thread.run.step.delta", _call_delta(step, index, call, False))
-            step["step_details"]["tool_calls"] = [
-                {**call, "function": {**call["function"], "output": None}} for call in calls
-            ]
-            self._store.save("run_steps", step)
-            advance(run, RunStatus.REQUIRES_ACTION)
-            run["required_action"] = {
-                "type": "submit_tool_outputs",
-                "submit_tool_outputs": {"tool_calls": calls},
-            }
-            self._store.save("runs", run, state=state)
-        self._publish(run, "thread.run.requires_action", run)
+    def _open_step(self, details: JSON) -> JSON:
+        step = step_object(self._run, created_at=self._now(), details=details)
+        self._played.steps.append(step)
+        self._publish("thread.run.step.created", step)
+        self._publish("thread.run.step.in_progress", step)
+        return step
 
-    def complete_tool_step(
-        self, run: JSON, pending: Mapping[str, Any], outputs: Mapping[str, str], *, now: int
-    ) -> None:
-        """Fill the submitted outputs into the waiting tool_calls step and complete it."""
-        step = self._store.get("run_steps", pending["id"])
-        assert step is not None, f"run {run['id']} lost its tool_calls step"
-        for call in step["step_details"]["tool_calls"]:
-            call["function"]["output"] = outputs[call["id"]]
-        step.update(status=StepStatus.COMPLETED.value, completed_at=now, usage=pending["usage"])
-        self._store.save("run_steps", step)
-        self._publish(run, "thread.run.step.completed", step)
+    def _complete_step(self, step: JSON, usage: JSON) -> None:
+        step.update(status=StepStatus.COMPLETED.value, completed_at=self._now(), usage=usage)
+        self._publish("thread.run.step.completed", step)
 
-    def _reply(self, run: JSON, turn: Turn, text: str, *, now: int) -> None:
-        """The message; cut at `max_completion_tokens`, which leaves it and the run incomplete."""
-        limit: int | None = run.get("max_completion_tokens")
-        cut = limit is not None and token_count(text) > limit
-        if limit is not None and cut:
-            text = text[: limit * 4]
+    # -- messages ----------------------------------------------------------------------------
+
+    def _open_message(self, resources: Resources) -> JSON:
         message = message_object(
-            run["thread_id"],
-            created_at=now,
+            self._run["thread_id"],
+            created_at=self._now(),
             role="assistant",
             content=[],
-            assistant_id=run["assistant_id"],
-            run_id=run["id"],
+            assistant_id=self._run["assistant_id"],
+            run_id=self._run["id"],
             status="in_progress",
         )
         details = {"type": "message_creation", "message_creation": {"message_id": message["id"]}}
-        step = step_object(run, created_at=now, details=details)
-        with self._store.transaction():
-            self._store.insert("run_steps", step, parent=run["id"])
-            self._publish(run, "thread.run.step.created", step)
-            self._publish(run, "thread.run.step.in_progress", step)
-            self._store.insert("messages", message, parent=run["thread_id"])
-            self._publish(run, "thread.message.created", message)
-            self._publish(run, "thread.message.in_progress", message)
-            for index, piece in enumerate(chunks(text)):
-                self._publish(run, "thread.message.delta", _text_delta(message, piece, index == 0))
-            message["content"] = [{"type": "text", "text": {"value": text, "annotations": []}}]
-            if cut:
-                message.update(
-                    status="incomplete",
-                    incomplete_at=now,
-                    incomplete_details={"reason": "max_tokens"},
-                )
-            else:
-                message.update(status="completed", completed_at=now)
-            self._store.save("messages", message)
-            self._publish(run, f"thread.message.{message['status']}", message)
-            step.update(
-                status=StepStatus.COMPLETED.value,
-                completed_at=now,
-                usage=usage_object(_prompt_tokens(turn), token_count(text)),
+        self._open_step(details)
+        self._played.messages.append(message)
+        self._publish("thread.message.created", message)
+        self._publish("thread.message.in_progress", message)
+        for index, file_id in enumerate(resources.images):
+            part = {"type": "image_file", "image_file": {"file_id": file_id, "detail": "auto"}}
+            message["content"].append(part)
+            self._publish("thread.message.delta", _delta(message, {"index": index, **part}))
+        self._played.images_used = bool(resources.images)
+        self._message = message
+        return message
+
+    def _add_text(self, text: str, limit: int | None, resources: Resources) -> bool:
+        """Publish a piece of the message; False once it passes `max_completion_tokens`."""
+        message = self._message or self._open_message(resources)
+        first = not any(part["type"] == "text" for part in message["content"])
+        if first:
+            message["content"].append({"type": "text", "text": {"value": "", "annotations": []}})
+        keep = True
+        if limit is not None and token_count(self._text + text) > limit:
+            text, keep = text[: max(0, limit * 4 - len(self._text))], False
+            self._played.cut = True
+        self._text += text
+        if text or first:
+            piece: JSON = {"value": text, "annotations": []} if first else {"value": text}
+            index = len(message["content"]) - 1
+            self._publish(
+                "thread.message.delta",
+                _delta(message, {"index": index, "type": "text", "text": piece}),
             )
-            self._store.save("run_steps", step)
-            self._publish(run, "thread.run.step.completed", step)
-            if cut:
-                reason = {"reason": "max_completion_tokens"}
-                self._end(run, RunStatus.INCOMPLETE, now, incomplete_details=reason)
-            else:
-                self._end(run, RunStatus.COMPLETED, now, completed_at=now)
+        return keep
 
-    def _end(self, run: JSON, status: RunStatus, now: int, **fields: Any) -> None:
-        """Finish the run in `status`; its usage is the sum of its steps'."""
-        steps = self._store.children("run_steps", run["id"])
-        for step in steps:  # as recorded: a finished run's steps no longer show an expiry
-            step["expires_at"] = None
-            self._store.save("run_steps", step)
-        prompt = sum(s["usage"]["prompt_tokens"] for s in steps if s["usage"])
-        completion = sum(s["usage"]["completion_tokens"] for s in steps if s["usage"])
-        advance(run, status)
-        run.update(expires_at=None, usage=usage_object(prompt, completion), **fields)
-        self._store.save("runs", run)
-        self._publish(run, f"thread.run.{status.value}", run)
+    def _close_message(self, resources: Resources, *, last: bool) -> None:
+        message, self._message = self._message, None
+        if message is None:
+            return
+        part = message["content"][-1]
+        part["text"]["value"] = self._text
+        annotations = annotate(self._text, resources.sandbox_files, resources.citations)
+        if annotations:
+            part["text"]["annotations"] = annotations
+            entry = {"index": len(message["content"]) - 1, "type": "text"}
+            listed = [{"index": i, **a} for i, a in enumerate(annotations)]
+            self._publish(
+                "thread.message.delta", _delta(message, {**entry, "text": {"annotations": listed}})
+            )
+        now = self._now()
+        if self._played.cut:
+            message.update(
+                status="incomplete", incomplete_at=now, incomplete_details={"reason": "max_tokens"}
+            )
+        else:
+            message.update(status="completed", completed_at=now)
+        self._publish(f"thread.message.{message['status']}", message)
+        step = next(
+            s
+            for s in self._played.steps
+            if s["type"] == "message_creation"
+            and s["step_details"]["message_creation"]["message_id"] == message["id"]
+        )
+        self._complete_step(step, self._usage(token_count(self._text), last=last))
+        self._text = ""
 
-    def close_open_steps(self, run: JSON, status: StepStatus, *, now: int) -> None:
-        """End the run's in-progress steps as cancelled or expired."""
-        stamp = "cancelled_at" if status is StepStatus.CANCELLED else "expired_at"
-        for step in self._store.children("run_steps", run["id"], statuses=["in_progress"]):
-            step.update({"status": status.value, stamp: now})
-            self._store.save("run_steps", step)
-            self._publish(run, f"thread.run.step.{status.value}", step)
+    # -- function calls ----------------------------------------------------------------------
+
+    def _call_delta(self, event: FunctionCallDelta) -> None:
+        if self._calls_step is None:
+            self._close_message_early()
+            self._calls_step = self._open_step({"type": "tool_calls", "tool_calls": []})
+        function: JSON = {"arguments": event.arguments}
+        entry: JSON = {"index": event.index, "type": "function"}
+        if event.call_id is not None:
+            entry["id"] = event.call_id
+        if event.name is not None:
+            function = {"name": event.name, "arguments": event.arguments, "output": None}
+        entry["function"] = function
+        self._publish("thread.run.step.delta", _step_delta(self._calls_step, entry))
+
+    def _close_message_early(self) -> None:
+        self._close_message(self._resources, last=False)
+
+    def _call_functions(self, terminal: CallFunctions) -> None:
+        calls: list[JSON] = [
+            {
+                "id": call.call_id or new_id("call_"),
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in terminal.calls
+        ]
+        step = self._calls_step
+        if step is None:
+            step = self._calls_step = self._open_step({"type": "tool_calls", "tool_calls": []})
+            for index, call in enumerate(calls):
+                first = {"name": call["function"]["name"], "arguments": "", "output": None}
+                entry = {"index": index, "id": call["id"], "type": "function", "function": first}
+                self._publish("thread.run.step.delta", _step_delta(step, entry))
+                rest = {"arguments": call["function"]["arguments"]}
+                entry = {"index": index, "type": "function", "function": rest}
+                self._publish("thread.run.step.delta", _step_delta(step, entry))
+        step["step_details"]["tool_calls"] = [
+            {**call, "function": {**call["function"], "output": None}} for call in calls
+        ]
+        estimate = sum(token_count(c.name + c.arguments) for c in terminal.calls)
+        self._played.calls_usage = self._usage(estimate, last=True)
+        self._played.calls = calls
+
+    # -- the end of the turn -----------------------------------------------------------------
+
+    async def _finish(self, resources: Resources) -> None:
+        terminal = self._played.terminal
+        if terminal is None and self._message is None and self._calls_step is None:
+            self._open_message(resources)  # an empty reply is still a reply
+        if isinstance(terminal, CallFunctions):
+            self._close_message(resources, last=False)
+            self._call_functions(terminal)
+        elif isinstance(terminal, CallBuiltins):
+            self._close_message(resources, last=False)
+            await self._call_builtins(terminal, resources)
+        else:
+            self._close_message(resources, last=True)
+            if self._calls_step is not None and terminal is None:  # deltas, then no call
+                self._played.terminal = Fail(
+                    "server_error", "The brain streamed function-call deltas but called nothing."
+                )
+
+    async def _call_builtins(self, terminal: CallBuiltins, resources: Resources) -> None:
+        missing = sorted({c.type for c in terminal.calls if c.type not in resources.tools})
+        if missing:
+            self._played.terminal = Fail(
+                "server_error",
+                f"The run called the built-in tool(s) {', '.join(missing)}, which this server"
+                " does not run (configure them with create_app(builtin_tools=...)).",
+            )
+            return
+        step = self._open_step({"type": "tool_calls", "tool_calls": []})
+        context = resources.context()
+        entries = []
+        for index, call in enumerate(terminal.calls):
+            call_id = call.call_id or new_id("call_")
+            begun = _input_details(call, self._run)
+            self._publish(
+                "thread.run.step.delta", _step_delta(step, _entry(index, call_id, call.type, begun))
+            )
+            outcome = await _run_builtin(resources.tools[call.type], call, context)
+            shown = _output_details(call.type, outcome.details)
+            self._publish(
+                "thread.run.step.delta", _step_delta(step, _entry(index, None, call.type, shown))
+            )
+            wire = {"id": call_id, "type": call.type, call.type: outcome.details}
+            entries.append(wire)
+            self._played.outcomes.append(outcome)
+            arguments = (
+                {"code": call.input}
+                if call.type == "code_interpreter"
+                else {"queries": list(call.queries)}
+            )
+            self._played.results.append(
+                ToolResult(call_id, call.type, json.dumps(arguments), outcome.output, wire)
+            )
+        step["step_details"]["tool_calls"] = entries
+        estimate = sum(token_count(c.input + "".join(c.queries)) for c in terminal.calls)
+        self._complete_step(step, self._usage(estimate, last=True))
 
 
-def _call_delta(step: JSON, index: int, call: JSON, first: bool) -> JSON:
-    """A step delta for one tool call: first its id and name, then its arguments."""
-    if first:
-        function = {"name": call["function"]["name"], "arguments": "", "output": None}
-        entry = {"index": index, "id": call["id"], "type": "function", "function": function}
-    else:
-        entry = {
-            "index": index,
-            "type": "function",
-            "function": {"arguments": call["function"]["arguments"]},
-        }
+async def _run_builtin(
+    tool: BuiltinTool, call: BuiltinCall, context: BuiltinContext
+) -> BuiltinOutcome:
+    """Run a built-in call; a tool that raises ends the call with the error in its outputs."""
+    try:
+        return await tool.run(call, context)
+    except Exception as exc:  # the tool's failure is the call's, not the run's
+        error = f"{type(exc).__name__}: {exc}"
+        if call.type == "code_interpreter":
+            details: JSON = {"input": call.input, "outputs": [{"type": "logs", "logs": error}]}
+        else:
+            details = {"ranking_options": _ranking(context.run), "results": []}
+        return BuiltinOutcome(details=details, output=f"The tool failed: {error}")
+
+
+def _ranking(run: Mapping[str, Any]) -> JSON:
+    for tool in run["tools"]:
+        if tool.get("type") == "file_search":
+            options: JSON = tool.get("file_search", {}).get("ranking_options", {})
+            return options
+    return {"ranker": "default_2024_08_21", "score_threshold": 0.0}
+
+
+def _input_details(call: BuiltinCall, run: Mapping[str, Any]) -> JSON:
+    if call.type == "code_interpreter":
+        return {"input": call.input, "outputs": []}
+    return {"ranking_options": _ranking(run), "results": []}
+
+
+def _output_details(kind: str, details: Mapping[str, Any]) -> JSON:
+    if kind == "code_interpreter":
+        outputs = [{"index": i, **o} for i, o in enumerate(details.get("outputs", []))]
+        return {"outputs": outputs}
+    return {"results": list(details.get("results", []))}
+
+
+def _entry(index: int, call_id: str | None, kind: str, body: JSON) -> JSON:
+    entry: JSON = {"index": index, "type": kind, kind: body}
+    if call_id is not None:
+        entry = {"index": index, "id": call_id, "type": kind, kind: body}
+    return entry
+
+
+def _step_delta(step: JSON, entry: JSON) -> JSON:
     details = {"type": "tool_calls", "tool_calls": [entry]}
     return {"id": step["id"], "object": "thread.run.step.delta", "delta": {"step_details": details}}
 
 
-def _text_delta(message: JSON, piece: str, first: bool) -> JSON:
-    text: JSON = {"value": piece, "annotations": []} if first else {"value": piece}
-    content = [{"index": 0, "type": "text", "text": text}]
-    return {"id": message["id"], "object": "thread.message.delta", "delta": {"content": content}}
+def _delta(message: JSON, part: JSON) -> JSON:
+    return {"id": message["id"], "object": "thread.message.delta", "delta": {"content": [part]}}

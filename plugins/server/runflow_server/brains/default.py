@@ -1,129 +1,18 @@
-"""Brains: what decides, at each turn of a run, what the assistant does next.
-
-The run engine asks its brain for a `Decision` whenever a run is in progress: when it starts,
-after each batch of tool outputs, and after a `Delay`. A brain answers with one of
-
-- `CallTools(calls)`: one or several function calls (several = parallel); the run goes to
-  `requires_action` and waits for their outputs;
-- `Reply(text)`: an assistant message; the run completes;
-- `Fail(code, message)`: the run fails with that `last_error`;
-- `Incomplete(reason)`: the run ends `incomplete` (`max_completion_tokens` | `max_prompt_tokens`);
-- `Delay(seconds)`: wait that long on the server's clock, then ask again.
-
-A brain sees a `Turn`: the run and its assistant (wire objects), the thread's messages (oldest
-first), the tool rounds of this run so far, and `memory`, a JSON dict the engine keeps per
-thread and per brain so a brain can carry state across the runs of a thread (the scripted brain
-keeps its position in the scenario there). Brains do not touch the store or the clock.
-
-`DefaultBrain` is what a server without a scenario uses: it behaves like a plausible assistant,
-so any client works unconfigured (see its docstring). Scripted brains live in `scenario.py`.
-"""
+"""`DefaultBrain`: a plausible assistant for clients that configure nothing, and
+`example_arguments`, the JSON arguments it makes up for a function's schema."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from collections.abc import Mapping
+from typing import Any
 
-from .objects import function_tools
+from ..objects import function_tools
+from .protocol import CallTools, Decision, Fail, Reply, ToolCall, Turn
 
-__all__ = [
-    "Brain",
-    "CallTools",
-    "Decision",
-    "DefaultBrain",
-    "Delay",
-    "Fail",
-    "Incomplete",
-    "Reply",
-    "ToolCall",
-    "ToolResult",
-    "Turn",
-    "example_arguments",
-]
+__all__ = ["DefaultBrain", "example_arguments"]
 
 JSON = dict[str, Any]
-ErrorCode = Literal["server_error", "rate_limit_exceeded", "invalid_prompt"]
-IncompleteReason = Literal["max_completion_tokens", "max_prompt_tokens"]
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """A function call a brain asks for; `arguments` is a JSON string, as on the wire."""
-
-    name: str
-    arguments: str = "{}"
-
-
-@dataclass(frozen=True)
-class CallTools:
-    calls: tuple[ToolCall, ...]
-
-
-@dataclass(frozen=True)
-class Reply:
-    text: str
-
-
-@dataclass(frozen=True)
-class Fail:
-    code: ErrorCode
-    message: str
-
-
-@dataclass(frozen=True)
-class Incomplete:
-    reason: IncompleteReason
-
-
-@dataclass(frozen=True)
-class Delay:
-    seconds: float
-
-
-Decision = CallTools | Reply | Fail | Incomplete | Delay
-
-
-@dataclass(frozen=True)
-class ToolResult:
-    """A tool call of this run with the output the client submitted for it."""
-
-    call_id: str
-    name: str
-    arguments: str
-    output: str
-
-
-@dataclass
-class Turn:
-    """What a brain sees when it decides."""
-
-    run: Mapping[str, Any]
-    assistant: Mapping[str, Any]
-    messages: Sequence[Mapping[str, Any]]
-    rounds: Sequence[Sequence[ToolResult]]
-    memory: JSON = field(default_factory=dict)
-
-    @property
-    def last_user_message(self) -> str:
-        """The text of the thread's latest user message ("" if none)."""
-        for message in reversed(self.messages):
-            if message["role"] == "user":
-                return message_text(message)
-        return ""
-
-
-def message_text(message: Mapping[str, Any]) -> str:
-    """The text parts of a wire message, joined."""
-    parts = [part["text"]["value"] for part in message["content"] if part["type"] == "text"]
-    return "\n".join(parts)
-
-
-class Brain(Protocol):
-    """Decides the next action of a run."""
-
-    async def decide(self, turn: Turn) -> Decision: ...
 
 
 class DefaultBrain:

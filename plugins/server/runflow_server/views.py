@@ -1,0 +1,319 @@
+"""Views: the Assistants v1 shapes over the server's v2 objects, and Foundry's request dialect.
+
+The routes and the engine know one shape, Assistants v2. `Views` is an ASGI layer around the
+routes that translates the JSON a client sends into it and renders what the routes answer out
+of it, so a client of another version sees its own shapes:
+
+- **v1**, for Azure's v1 `api-version`s (`2024-02-15-preview`, `2024-03-01-preview`,
+  `2024-04-01-preview`; v2 came with `2024-05-01-preview`) and the `OpenAI-Beta: assistants=v1`
+  header of openai < 1.21. Requests: an assistant's `file_ids` become its
+  `tool_resources.code_interpreter.file_ids` (and, when it has the `retrieval` tool, a
+  `file_search` vector store of the same files); a message's `file_ids` become `attachments`
+  for both tools; the `retrieval` tool is `file_search`. `tool_resources` and `attachments`
+  are v2 fields, unknown in v1 ("Unrecognized request argument supplied"). Responses: the
+  mirror (`file_ids` back from those places, `retrieval` for `file_search`, in run steps too),
+  without `tool_resources` or `attachments`. A v1 run's `file_ids` come from its own
+  `tool_resources` as an assistant's do (`[]` while runs carry `tool_resources: {}`). v1's
+  `/assistants/{id}/files` routes are not served.
+- **Foundry** (`/api/projects/{p}`): azure-ai-agents 1.2 tags each tool output with
+  `"type": "function_call_output"`; the tag is dropped before the route sees it.
+- **v2** otherwise: bodies pass untouched, byte for byte.
+
+Request bodies are read whole before the route runs (they are capped by `BodyLimit` outside
+this layer); a body that is not a JSON object passes as sent, for the route to refuse. JSON
+responses are rendered whole, SSE responses event by event as they stream.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any, Literal
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import APIError, bad_request
+from .parsing import load_json
+
+__all__ = ["V1_AZURE_VERSIONS", "Views", "request_v1", "view_of", "wire_v1"]
+
+JSON = dict[str, Any]
+View = Literal["v1", "v2", "foundry"]
+
+V1_AZURE_VERSIONS = frozenset({"2024-02-15-preview", "2024-03-01-preview", "2024-04-01-preview"})
+_ASSISTANT_PATH = re.compile(r"/assistants(/[^/]+)?/?$")
+_V2_ONLY = ("tool_resources", "attachments")
+
+
+def view_of(scope: Scope) -> View:
+    """The view of a request: from its `OpenAI-Beta` header, its prefix and `api-version`."""
+    headers = dict(scope["headers"])
+    beta = headers.get(b"openai-beta", b"").decode("latin-1").replace(" ", "")
+    path: str = scope["path"]
+    if "assistants=v1" in beta.split(","):
+        return "v1"
+    if path.startswith("/openai/"):
+        query = scope.get("query_string", b"").decode("latin-1")
+        versions = re.findall(r"(?:^|&)api-version=([^&]*)", query)
+        if versions and versions[0] in V1_AZURE_VERSIONS:
+            return "v1"
+    if path.startswith("/api/projects/"):
+        return "foundry"
+    return "v2"
+
+
+def _tools_v2(tools: Any) -> Any:
+    if not isinstance(tools, list):
+        return tools
+    return [
+        {"type": "file_search"}
+        if isinstance(tool, dict) and tool.get("type") == "retrieval"
+        # the v1 search tool had no settings
+        else tool
+        for tool in tools
+    ]
+
+
+def _message_v1(message: Any, param: str) -> Any:
+    """A v1 message body: its `file_ids` as attachments for both file tools."""
+    if not isinstance(message, dict):
+        return message
+    _refuse_v2_fields(message, param)
+    file_ids = message.pop("file_ids", None)
+    if isinstance(file_ids, list):
+        tools = [{"type": "code_interpreter"}, {"type": "file_search"}]
+        message["attachments"] = [{"file_id": file_id, "tools": tools} for file_id in file_ids]
+    elif file_ids is not None:
+        message["attachments"] = file_ids  # not a list: the route names the param
+    return message
+
+
+def _refuse_v2_fields(body: JSON, prefix: str = "") -> None:
+    for name in _V2_ONLY:
+        if name in body:
+            param = f"{prefix}.{name}" if prefix else name
+            raise bad_request(f"Unrecognized request argument supplied: {param}", param=param)
+
+
+def request_v1(path: str, body: JSON) -> JSON:
+    """A v1 request body (assistant, thread, message, run) in v2 terms; a 400 for v2 fields."""
+    if "/messages" in path:
+        return dict(_message_v1(body, ""))
+    _refuse_v2_fields(body)
+    if "tools" in body:
+        body["tools"] = _tools_v2(body["tools"])
+    file_ids = body.pop("file_ids", None)
+    if file_ids is not None and _ASSISTANT_PATH.search(path):
+        resources: JSON = {"code_interpreter": {"file_ids": file_ids}}
+        if any(tool.get("type") == "file_search" for tool in body.get("tools") or []):
+            resources["file_search"] = {"vector_stores": [{"file_ids": file_ids}]}
+        body["tool_resources"] = resources
+    elif file_ids is not None:
+        body["file_ids"] = file_ids  # a run's v1 file_ids were never a field: the route refuses
+    for key in ("messages", "additional_messages"):
+        if isinstance(body.get(key), list):
+            body[key] = [_message_v1(item, f"{key}[{i}]") for i, item in enumerate(body[key])]
+    thread = body.get("thread")
+    if isinstance(thread, dict):
+        _refuse_v2_fields(thread, "thread")
+        messages = thread.get("messages")
+        if isinstance(messages, list):
+            thread["messages"] = [
+                _message_v1(item, f"thread.messages[{i}]") for i, item in enumerate(messages)
+            ]
+    return body
+
+
+def _request_foundry(path: str, body: JSON) -> JSON:
+    outputs = body.get("tool_outputs")
+    if path.endswith("/submit_tool_outputs") and isinstance(outputs, list):
+        for output in outputs:
+            if isinstance(output, dict) and output.get("type") == "function_call_output":
+                del output["type"]
+    return body
+
+
+def _tools_v1(tools: list[Any]) -> list[Any]:
+    return [{"type": "retrieval"} if tool.get("type") == "file_search" else tool for tool in tools]
+
+
+def _tool_call_v1(call: JSON) -> JSON:
+    if call.get("type") != "file_search":
+        return call
+    return {key: value for key, value in call.items() if key not in ("file_search", "type")} | {
+        "type": "retrieval",
+        "retrieval": {},
+    }
+
+
+def _step_details_v1(details: JSON) -> JSON:
+    calls = details.get("tool_calls")
+    if isinstance(calls, list):
+        details["tool_calls"] = [_tool_call_v1(call) for call in calls]
+    return details
+
+
+def wire_v1(obj: Any) -> Any:
+    """A v2 wire object (or list page, or SSE event data) rendered in v1's shape."""
+    if not isinstance(obj, dict):
+        return obj
+    kind = obj.get("object")
+    if kind == "list" and isinstance(obj.get("data"), list):
+        obj["data"] = [wire_v1(item) for item in obj["data"]]
+    elif kind in ("assistant", "thread.run"):
+        resources = obj.pop("tool_resources", None) or {}
+        obj["tools"] = _tools_v1(obj.get("tools") or [])
+        code = resources.get("code_interpreter") or {}
+        obj["file_ids"] = list(code.get("file_ids") or [])
+    elif kind == "thread":
+        obj.pop("tool_resources", None)
+    elif kind == "thread.message":
+        attachments = obj.pop("attachments", None) or []
+        obj["file_ids"] = [item["file_id"] for item in attachments if "file_id" in item]
+    elif kind == "thread.run.step" and isinstance(obj.get("step_details"), dict):
+        _step_details_v1(obj["step_details"])
+    elif kind == "thread.run.step.delta":
+        details = (obj.get("delta") or {}).get("step_details")
+        if isinstance(details, dict):
+            _step_details_v1(details)
+    return obj
+
+
+class Views:
+    """The ASGI layer: translate requests into v2, render responses out of it (see above)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        view = view_of(scope)
+        if view == "v2" or (
+            view == "foundry" and not scope["path"].endswith("/submit_tool_outputs")
+        ):
+            await self._app(scope, receive, send)
+            return
+        translate = request_v1 if view == "v1" else _request_foundry
+        try:
+            scope, receive = await _translated(scope, receive, translate)
+        except APIError as exc:
+            await _send_json(send, exc.status, exc.body())
+            return
+        await self._app(scope, receive, _Renderer(send) if view == "v1" else send)
+
+
+async def _translated(
+    scope: Scope, receive: Receive, translate: Callable[[str, JSON], JSON]
+) -> tuple[Scope, Receive]:
+    """The request with its JSON body translated; as it was if it has none (or not JSON)."""
+    headers = dict(scope["headers"])
+    content_type = headers.get(b"content-type", b"application/json").lower()
+    if scope["method"] != "POST" or b"multipart/" in content_type:
+        return scope, receive
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return scope, _replay([message])
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    raw = b"".join(chunks)
+    try:
+        data = load_json(raw) if raw.strip() else None
+    except APIError:
+        data = None  # the route refuses it in its own words
+    if isinstance(data, dict):
+        raw = _dumps(translate(scope["path"], data))
+    others = [(name, value) for name, value in scope["headers"] if name != b"content-length"]
+    scope = {**scope, "headers": [*others, (b"content-length", str(len(raw)).encode())]}
+    return scope, _replay([{"type": "http.request", "body": raw, "more_body": False}])
+
+
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _replay(messages: list[Message]) -> Receive:
+    queue = list(messages)
+
+    async def receive() -> Message:
+        if queue:
+            return queue.pop(0)
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+async def _send_json(send: Send, status: int, body: JSON) -> None:
+    raw = _dumps(body)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": raw})
+
+
+class _Renderer:
+    """The `send` of a v1 request: JSON bodies rendered whole, SSE events one by one."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self._start: Message | None = None
+        self._kind = ""
+        self._buffer = b""
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            content_type = dict(message.get("headers", [])).get(b"content-type", b"")
+            self._kind = (
+                "json"
+                if content_type.startswith(b"application/json")
+                else "sse"
+                if content_type.startswith(b"text/event-stream")
+                else ""
+            )
+            if self._kind == "json":
+                self._start = message  # sent with the rendered body and its new length
+                return
+        elif message["type"] == "http.response.body" and self._kind:
+            await self._body(message)
+            return
+        await self._send(message)
+
+    async def _body(self, message: Message) -> None:
+        self._buffer += message.get("body", b"")
+        more = message.get("more_body", False)
+        if self._kind == "sse":
+            *events, self._buffer = self._buffer.split(b"\n\n")
+            rendered = b"".join(_render_event(event) + b"\n\n" for event in events)
+            if not more:
+                rendered, self._buffer = rendered + self._buffer, b""
+            await self._send({"type": "http.response.body", "body": rendered, "more_body": more})
+        elif not more:
+            await self._send_rendered_json()
+
+    async def _send_rendered_json(self) -> None:
+        assert self._start is not None
+        try:
+            body = _dumps(wire_v1(json.loads(self._buffer)))
+        except ValueError:
+            body = self._buffer
+        headers = [
+            (name, value)
+            for name, value in self._start.get("headers", [])
+            if name != b"content-length"
+        ]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await self._send({**self._start, "headers": headers})
+        await self._send({"type": "http.response.body", "body": body})
+
+
+def _render_event(event: bytes) -> bytes:
+    lines = event.split(b"\n")
+    for index, line in enumerate(lines):
+        if line.startswith(b"data: {"):
+            data = wire_v1(json.loads(line[6:]))
+            lines[index] = b"data: " + _dumps(data)
+    return b"\n".join(lines)
