@@ -1,4 +1,4 @@
-"""Test helpers that ship with runflow: an in-process client, a clock that moves when told."""
+"""Test helpers that ship with runflow: the run server in this process, a clock told to move."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import httpx2
 from anyio.lowlevel import checkpoint
 from openai import AsyncOpenAI
 
-__all__ = ["FakeClock", "inprocess_client"]
+__all__ = ["FakeClock", "LocalServer", "inprocess_client"]
 
 _INPROCESS_ORIGIN = "http://runflow.local"
 _LIMIT_QUIET_SECONDS = 0.05
@@ -29,6 +29,72 @@ def inprocess_client(app: Any, *, api_key: str = "local", max_retries: int = 0) 
         http_client=http_client,
         max_retries=max_retries,
     )
+
+
+class LocalServer:
+    """The run server (`runflow-server`) in this process, a real `openai` client bound to it,
+    and the log of the requests that client made (`"POST /v1/threads/.../runs"`).
+
+    `steps` are the scripted brain's steps (see `runflow_server.Scenario`); every other
+    keyword goes to `runflow_server.create_app` as it is (`clock=`, `run_expiry_seconds=`...)::
+
+        server = LocalServer([{"tool_calls": [{"name": "add", "arguments": {"a": 1}}]},
+                              {"message": "done"}], clock=FakeClock())
+        assistant_id, thread_id = await server.assistant_and_thread()
+        ...
+        await server.aclose()
+    """
+
+    def __init__(
+        self,
+        steps: list[dict[str, Any]] | None = None,
+        *,
+        api_key: str = "test",
+        origin: str = "http://runflow.test",
+        **app_options: Any,
+    ) -> None:
+        try:
+            from runflow_server import Scenario, create_app
+        except ImportError as exc:  # pragma: no cover - the server is a separate distribution
+            raise ImportError(
+                "LocalServer needs the run server: pip install runflow-server"
+            ) from exc
+        if steps is not None:
+            app_options["scenario"] = Scenario.model_validate({"name": "test", "steps": steps})
+        self.app = create_app(**app_options)
+        self.requests: list[str] = []
+
+        async def record(request: httpx2.Request) -> None:
+            self.requests.append(f"{request.method} {request.url.path}")
+
+        http_client = httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=self.app),
+            base_url=origin,
+            event_hooks={"request": [record]},
+        )
+        self.client = AsyncOpenAI(
+            base_url=f"{origin}/v1", api_key=api_key, http_client=http_client, max_retries=0
+        )
+
+    async def assistant_and_thread(self, question: str = "hi") -> tuple[str, str]:
+        """A new assistant and a thread holding `question`; the request log starts afresh."""
+        assistant = await self.client.beta.assistants.create(model="gpt-4o", name="tester")
+        thread = await self.client.beta.threads.create(
+            messages=[{"role": "user", "content": question}]
+        )
+        self.requests.clear()
+        return assistant.id, thread.id
+
+    async def aclose(self) -> None:
+        """Close the client and stop the server's engine."""
+        await self.client.close()
+        await self.app.state.engine.aclose()
+
+    async def __aenter__(self) -> LocalServer:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 class FakeClock:
