@@ -1,11 +1,11 @@
 """runflow: drive OpenAI / Azure OpenAI Assistants-style tool-calling runs to completion."""
 
 from runflow.assistants import sync_assistant
-from runflow.backends import Backend, RunReply
+from runflow.backends import Backend, EventStream, RunReply, ToolOutput
 from runflow.backends.openai import OpenAIBackend
 from runflow.clock import Clock, SystemClock
 from runflow.deadline import Deadline
-from runflow.dispatch import ToolCallRecord, ToolFailure, ToolPolicyError
+from runflow.dispatch import ToolCallObserver, ToolCallRecord, ToolFailure, dispatch_batch
 from runflow.errors import (
     ConnectionLostError,
     ProtocolError,
@@ -26,11 +26,13 @@ from runflow.errors import (
     ToolArgumentsError,
     ToolCallError,
     ToolDefinitionError,
+    ToolPolicyError,
     TransientError,
     UnknownToolError,
     UsageError,
 )
 from runflow.events import (
+    EventCallback,
     MessageDelta,
     OutputsSubmitted,
     RunEvent,
@@ -39,9 +41,19 @@ from runflow.events import (
     ToolCallStarted,
 )
 from runflow.handle import RunHandle
-from runflow.instrumentation import Instrumentation, NoInstrumentation, RunInfo
+from runflow.instrumentation import Instrumentation, NoInstrumentation, RunInfo, RunObserver
 from runflow.journal import Journal
-from runflow.lifecycle import RunStatus, ToolCallRequest
+from runflow.lifecycle import (
+    Abort,
+    Decision,
+    Dispatch,
+    Finish,
+    RunSnapshot,
+    RunStatus,
+    ToolCallRequest,
+    Wait,
+    decide,
+)
 from runflow.result import RunResult
 from runflow.retry import RetryPolicy
 from runflow.runner import Runner, ThreadPolicy
@@ -49,11 +61,17 @@ from runflow.tools import ErrorPolicy, Tool, ToolContext, ToolRegistry, tool
 from runflow.tracing import OpenTelemetryInstrumentation
 
 __all__ = [
+    "Abort",
     "Backend",
     "Clock",
     "ConnectionLostError",
     "Deadline",
+    "Decision",
+    "Dispatch",
     "ErrorPolicy",
+    "EventCallback",
+    "EventStream",
+    "Finish",
     "Instrumentation",
     "Journal",
     "MessageDelta",
@@ -74,8 +92,10 @@ __all__ = [
     "RunIncompleteError",
     "RunInfo",
     "RunNeverCreatedError",
+    "RunObserver",
     "RunReply",
     "RunResult",
+    "RunSnapshot",
     "RunStatus",
     "RunflowError",
     "Runner",
@@ -91,17 +111,22 @@ __all__ = [
     "ToolArgumentsError",
     "ToolCallError",
     "ToolCallFinished",
+    "ToolCallObserver",
     "ToolCallRecord",
     "ToolCallRequest",
     "ToolCallStarted",
     "ToolContext",
     "ToolDefinitionError",
     "ToolFailure",
+    "ToolOutput",
     "ToolPolicyError",
     "ToolRegistry",
     "TransientError",
     "UnknownToolError",
     "UsageError",
+    "Wait",
+    "decide",
+    "dispatch_batch",
     "sync_assistant",
     "tool",
 ]

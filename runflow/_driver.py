@@ -1,12 +1,13 @@
 """The loop that drives one run to a terminal status.
 
-    create -> observe -> decide (lifecycle.decide) -> dispatch (tools) -> submit -> observe ...
+    source = create()                       # the run's first observation source
+    async for seen in source:               # stream events, or the run polled (_sources.py)
+        decision = decide(snapshot)         # lifecycle.decide: wait, dispatch or finish
+        ... dispatch the calls; source = submit(outputs)
 
 Streaming mode observes the event streams that creation and each submission answer with, so a
-run with k tool rounds costs exactly 1 + k requests. Polling mode retrieves the run instead,
-waiting as the service asks (`openai-poll-after-ms`) or backing off from short waits. A stream
-that drops, or ends before requires_action or a terminal status, falls back to polling from the
-run's real status.
+run with k tool rounds costs exactly 1 + k requests; polling mode retrieves the run instead.
+Either way the source hands the loop snapshots, and the stream-or-poll difference stays in it.
 
 Every request survives transient failures (see `retry.py`), and the two that must not happen
 twice are idempotent in effect:
@@ -21,30 +22,28 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractContextManager, AsyncExitStack, nullcontext
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import anyio
-from anyio import CapacityLimiter
-from openai.types.beta import AssistantStreamEvent
+from anyio import CancelScope, CapacityLimiter
 from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 
+from runflow._creation import RUN_KEY_METADATA, Creation
 from runflow._runs import snapshot, still_waiting_for
+from runflow._runstate import RunState
+from runflow._sources import Polled, RunSource, Seen, Sources, StreamEnded, primed
 from runflow.backends import Backend, EventStream, RunReply, ToolOutput
 from runflow.clock import Clock
 from runflow.deadline import Deadline
 from runflow.dispatch import ToolCallRecord, ToolPolicyError, dispatch_batch
 from runflow.errors import (
     ProtocolError,
-    RateLimitedError,
     RequestRejectedError,
-    RunNeverCreatedError,
-    StreamDroppedError,
     StreamError,
-    ThreadBusyError,
     TransientError,
 )
 from runflow.events import (
@@ -66,27 +65,22 @@ from runflow.lifecycle import (
     RunStatus,
     ToolCallRequest,
     Wait,
-    check_transition,
     decide,
 )
 from runflow.result import RunResult, status_of
 from runflow.retry import RetryPolicy, retrying
 from runflow.tools import ToolRegistry
 
-__all__ = ["RUN_KEY_METADATA", "DriverSettings", "RunDriver"]
+__all__ = ["DEFAULT_STREAM_IDLE_TIMEOUT", "RUN_KEY_METADATA", "DriverSettings", "RunDriver"]
 
-RUN_KEY_METADATA = "runflow_run_key"
-"""The metadata key runflow tags the runs it creates with (for idempotent creation)."""
+DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
+"""Seconds a run's event stream may send nothing before runflow polls the run instead."""
 
 _log = logging.getLogger("runflow")
 _CANCEL_WAIT_SECONDS = 10.0
-_FIRST_POLL = 0.05
-_MAX_POLL = 1.0
 
 Mode = Literal["stream", "poll"]
 T = TypeVar("T")
-Recover = Callable[[TransientError], Awaitable[RunReply | None]]
-"""Looks for the effect of a request whose answer was lost: the run it produced, or None."""
 
 
 @dataclass(frozen=True)
@@ -99,14 +93,7 @@ class DriverSettings:
     thread_limiter: CapacityLimiter
     mode: Mode
     journal: Journal | None = None
-
-
-@dataclass
-class _Opened:
-    """A stream opened, or (after an ambiguous failure) the run its request had produced."""
-
-    events: AsyncIterator[AssistantStreamEvent] | None = None
-    reply: RunReply | None = None
+    stream_idle_timeout: float = DEFAULT_STREAM_IDLE_TIMEOUT
 
 
 class RunDriver:
@@ -122,9 +109,14 @@ class RunDriver:
         self._s = settings
         self._observer = observer
         self._on_event = on_event
-        self.thread_id = thread_id or ""
-        self.run: Run | None = None
-        self._server_time: tuple[float, float] | None = None
+        self._state = RunState(settings.clock, settings.safety_margin, thread_id or "")
+        self._sources = Sources(
+            settings.backend,
+            self._state,
+            self._retrying,
+            self._polled,
+            settings.stream_idle_timeout,
+        )
         self._records: list[ToolCallRecord] = []
         self._messages: list[Message] = []
         self._answered: set[str] = set()
@@ -136,8 +128,16 @@ class RunDriver:
         self._missed_events = settings.mode == "poll"
 
     @property
+    def run(self) -> Run | None:
+        return self._state.run
+
+    @property
     def run_id(self) -> str:
-        return "" if self.run is None else self.run.id
+        return self._state.run_id
+
+    @property
+    def thread_id(self) -> str:
+        return self._state.thread_id
 
     async def drive(
         self,
@@ -147,24 +147,22 @@ class RunDriver:
         thread: Mapping[str, Any] | None = None,
     ) -> RunResult:
         """Create the run (with a new thread when `thread` is given) and drive it to its end."""
-        return await self._guarded(self._create(assistant_id, options, thread))
+        creation = self._creation()
+        return await self._guarded(lambda: creation.create(assistant_id, options, thread))
 
     async def resume(self, entry: JournaledRun) -> RunResult:
         """Pick up a run a previous process left unfinished (see `runflow.journal`)."""
         self._ledger = RunLedger(self._s.journal, entry.key)
-        self.thread_id = entry.thread_id or ""
-        return await self._guarded(self._reattach(entry))
+        self._state.thread_id = entry.thread_id or ""
+        creation = self._creation()
+        return await self._guarded(lambda: creation.reattach(entry))
 
-    async def _guarded(self, first: Awaitable[Decision]) -> RunResult:
+    def _creation(self) -> Creation:
+        return Creation(self._s, self._state, self._sources, self._ledger, self._retrying)
+
+    async def _guarded(self, first: Callable[[], Awaitable[RunSource]]) -> RunResult:
         try:
-            decision = await first
-            await self._journal_created()
-            while not isinstance(decision, Finish):
-                if isinstance(decision, Abort):
-                    raise ProtocolError(f"run {self.run_id}: {decision.reason}")
-                assert isinstance(decision, Dispatch)
-                decision = await self._dispatch_and_submit(decision)
-            result = await self._result()
+            result = await self._loop(await first())
         except BaseException as exc:
             # Whatever stops us (the caller's cancellation, an error), the server run must not
             # be left holding its thread until it expires.
@@ -177,176 +175,52 @@ class RunDriver:
         await self._ledger.ended(result.run.status)
         return result
 
-    async def _reattach(self, entry: JournaledRun) -> Decision:
-        if entry.run_id is not None:
-            run_id = entry.run_id
-            reply = await self._retrying(lambda: self._retrieve(run_id))
-            return await self._poll_for_decision(reply)
-        found = None if entry.thread_id is None else await self._find_run_by_key(entry.key)
-        if found is not None:
-            return await self._poll_for_decision(found)
-        if entry.thread_id is None:
-            raise RunNeverCreatedError(
-                f"run {entry.key} was to create its own thread, and the process stopped before "
-                "the service answered: whether a thread and run exist cannot be known"
-            )
-        # The create request never reached the service: carry out the intent, with the same key.
-        return await self._create(entry.assistant_id, entry.options, None)
+    async def _loop(self, source: RunSource) -> RunResult:
+        """Observe, decide, act: until a decision finishes the run."""
+        while True:
+            decision = await self._next_decision(source)
+            if isinstance(decision, Abort):
+                raise ProtocolError(f"run {self.run_id}: {decision.reason}")
+            if isinstance(decision, Dispatch):
+                outcome = await self._dispatch_and_submit(decision)
+                if isinstance(outcome, Finish):
+                    break
+                source = outcome
+            else:
+                break
+        return await self._result()
 
-    # -- creation ------------------------------------------------------------------------
-
-    async def _create(
-        self, assistant_id: str, options: Mapping[str, Any], thread: Mapping[str, Any] | None
-    ) -> Decision:
-        try:
-            return await self._create_once(assistant_id, options, thread)
-        except ThreadBusyError as busy:
-            # A create re-sent after an ambiguous failure may find its own first attempt.
-            ours = await self._own_run(busy)
-            if ours is None:
-                raise
-            _log.info("run %s, keeping the thread busy, is ours; following it", ours.run.id)
-            return await self._poll_for_decision(ours)
-
-    async def _own_run(self, busy: ThreadBusyError) -> RunReply | None:
-        self.thread_id = self.thread_id or busy.thread_id
-        try:
-            reply = await self._retrying(lambda: self._retrieve(busy.active_run_id))
-        except RequestRejectedError:
-            return None  # gone already
-        metadata = reply.run.metadata or {}
-        return reply if metadata.get(RUN_KEY_METADATA) == self._ledger.key else None
-
-    async def _create_once(
-        self, assistant_id: str, options: Mapping[str, Any], thread: Mapping[str, Any] | None
-    ) -> Decision:
-        key = self._ledger.key
-        tagged = {**options, "metadata": {**(options.get("metadata") or {}), RUN_KEY_METADATA: key}}
-        backend = self._s.backend
-        await self._ledger.started(
-            assistant_id=assistant_id,
-            thread_id=None if thread is not None else self.thread_id,
-            options=options,
-            new_thread=thread,
-        )
-
-        async def find_created(error: TransientError) -> RunReply | None:
-            # A new thread is known once its `thread.created` event was seen.
-            return await self._find_run_by_key(key) if self.thread_id else None
-
-        # A new thread has no id to look for its run under: only retry what surely did nothing.
-        retry_if = _surely_not_carried_out if thread is not None else None
-        if self._s.mode == "poll":
-
-            async def create() -> RunReply:
-                if thread is not None:
-                    return await backend.create_thread_and_run(
-                        assistant_id=assistant_id, thread=thread, options=tagged
-                    )
-                return await backend.create_run(
-                    thread_id=self.thread_id, assistant_id=assistant_id, options=tagged
-                )
-
-            reply = await self._retrying(create, recover=find_created, retry_if=retry_if)
-            return await self._poll_for_decision(reply, created=True)
-
-        def open_stream() -> EventStream:
-            if thread is not None:
-                return backend.create_thread_and_run_stream(
-                    assistant_id=assistant_id, thread=thread, options=tagged
-                )
-            return backend.create_run_stream(
-                thread_id=self.thread_id, assistant_id=assistant_id, options=tagged
-            )
-
-        return await self._follow(open_stream, recover=find_created, retry_if=retry_if)
-
-    async def _find_run_by_key(self, key: str) -> RunReply | None:
-        runs = await self._s.backend.list_runs(thread_id=self.thread_id)
-        for run in runs:
-            if (run.metadata or {}).get(RUN_KEY_METADATA) == key:
-                _log.info("run %s was created despite the failure; following it", run.id)
-                return RunReply(run=run)
-        return None
-
-    # -- observing -----------------------------------------------------------------------
-
-    async def _follow(
-        self,
-        open_stream: Callable[[], EventStream],
-        *,
-        recover: Recover,
-        retry_if: Callable[[TransientError], bool] | None = None,
-        opening: AbstractContextManager[None] | None = None,
-        stop_by: float | None = None,
-        call_ids: Sequence[str] = (),
-    ) -> Decision:
-        """Open a stream (retrying) and read it to its end; the decision for the latest status.
-
-        `opening` is entered around the request that opens the stream; `call_ids` are the
-        calls it submits outputs for, if it does.
-        """
+    async def _next_decision(self, source: RunSource) -> Decision:
+        """Read `source` until it shows the run needing something from us, or ending."""
         decision: Decision = Wait()
-        try:
-            async with AsyncExitStack() as stack:
-
-                async def attempt() -> _Opened:
-                    return _Opened(events=await stack.enter_async_context(open_stream()))
-
-                async def recovered(error: TransientError) -> _Opened | None:
-                    reply = await recover(error)
-                    return None if reply is None else _Opened(reply=reply)
-
-                with opening or nullcontext():
-                    opened = await self._retrying(
-                        attempt, recover=recovered, retry_if=retry_if, stop_by=stop_by
-                    )
-                if opened.events is None:
-                    assert opened.reply is not None
-                    return await self._poll_for_decision(opened.reply)
-                decision = await self._read(opened.events)
-        except RequestRejectedError:
-            after = await self._after_rejection(call_ids)
-            if after is None:
-                raise
-            return after
-        except StreamDroppedError as dropped:
-            if self.run is None:
-                return await self._after_runless_stream(recover, dropped)
-            _log.info("the event stream of run %s dropped; polling instead", self.run_id)
-        if isinstance(decision, Wait) and self.run is None:
-            runless = StreamDroppedError("the run event stream ended before any run appeared in it")
-            return await self._after_runless_stream(recover, runless)
-        if isinstance(decision, Wait):
-            return await self._poll_for_decision(None)
-        return decision
-
-    async def _after_runless_stream(self, recover: Recover, error: StreamDroppedError) -> Decision:
-        """A creation stream that ended before showing its run: the run may exist all the
-        same, so look for it; without one, the stream broke the protocol."""
-        reply = await self._retrying(lambda: recover(error))
-        if reply is None:
-            raise StreamError(f"no run was created: {error}") from error
-        return await self._poll_for_decision(reply)
-
-    async def _read(self, events: AsyncIterator[AssistantStreamEvent]) -> Decision:
-        decision: Decision = Wait()
-        try:
-            async for event in events:
-                observed = self._observe_event(event)
+        async with aclosing(source) as observations:
+            async for seen in observations:
+                observed = self._observe(seen)
                 await self._journal_created()
                 if not isinstance(observed, Wait):
                     decision = observed
-        except StreamDroppedError:
-            if isinstance(decision, Wait):
-                raise
+                settled = isinstance(seen, Polled | StreamEnded)
+                if settled and not isinstance(decision, Wait):
+                    if isinstance(seen, Polled):
+                        await self._report_steps()
+                    return decision
+        if isinstance(decision, Wait):
+            raise ProtocolError(f"run {self.run_id}: its observations ended undecided")
         return decision
 
-    def _observe_event(self, event: AssistantStreamEvent) -> Decision:
+    # -- observing -----------------------------------------------------------------------
+
+    def _observe(self, seen: Seen) -> Decision:
+        if isinstance(seen, Polled):
+            self._missed_events = True
+            return self._observe_run(seen.run, created=seen.created)
+        if isinstance(seen, StreamEnded):
+            return Wait()
+        event = seen
         if event.event == "error":
             raise StreamError(f"the service sent an error event: {event.data.message}")
         if event.event == "thread.created":
-            self.thread_id = event.data.id
+            self._state.thread_id = event.data.id
         elif event.event == "thread.message.delta":
             for part in event.data.delta.content or ():
                 if part.type == "text" and part.text is not None and part.text.value:
@@ -360,16 +234,10 @@ class RunDriver:
         return Wait()
 
     def _observe_run(self, run: Run, *, created: bool = False) -> Decision:
-        now = self._s.clock.now()
+        previous = self._state.record(run, created=created)
         status = status_of(run)
-        previous = None if self.run is None else status_of(self.run)
-        check_transition(previous, status)
-        if created and self._server_time is None:
-            # A run's created_at, seen as it is created, is the server's time at receipt.
-            self._server_time = (float(run.created_at), now)
-        self.run = run
-        self.thread_id = run.thread_id or self.thread_id
         if status is not previous:
+            now = self._s.clock.now()
             self._observer.status_changed(run, previous, status, now)
             self._emit(StatusChanged(run.id, previous, status, now))
         decision = decide(snapshot(run, status))
@@ -390,27 +258,9 @@ class RunDriver:
                 fresh[call.id] = call
         return Dispatch(list(fresh.values())) if fresh else Wait()
 
-    async def _poll_for_decision(
-        self, reply: RunReply | None, *, created: bool = False
-    ) -> Decision:
-        """Retrieve the run until it needs something from us or ends."""
-        self._missed_events = True
-        wait = _FIRST_POLL
-        while True:
-            if reply is not None:
-                previous = None if self.run is None else status_of(self.run)
-                decision = self._observe_run(reply.run, created=created)
-                await self._journal_created()
-                if not isinstance(decision, Wait):
-                    await self._report_steps()
-                    return decision
-                changed = status_of(reply.run) is not previous
-                wait = _FIRST_POLL if changed else min(wait * 2, _MAX_POLL)
-                pause = reply.poll_after if reply.poll_after is not None else wait
-                await self._sleep(pause, until=self._expiry_local_time())
-            reply = await self._retrying(self._retrieve)
-            self._polls += 1
-            self._observer.polled()
+    def _polled(self) -> None:
+        self._polls += 1
+        self._observer.polled()
 
     async def _report_steps(self) -> None:
         """Without a stream, run steps are seen only by asking (when someone wants them)."""
@@ -422,35 +272,16 @@ class RunDriver:
         for step in steps:
             self._observer.step_changed(step)
 
-    async def _retrieve(self, run_id: str | None = None) -> RunReply:
-        """The run (or the run `run_id` of this thread) as the service has it now."""
-        run_id = run_id or self.run_id
-        return await self._s.backend.retrieve_run(thread_id=self.thread_id, run_id=run_id)
-
     async def _journal_created(self) -> None:
         """Journal the run's id (and its thread's) as soon as they are known, once."""
         if self.run is not None and not self._journaled_run:
             self._journaled_run = True
             await self._ledger.created(self.run.id, self.thread_id)
 
-    async def _after_rejection(self, call_ids: Sequence[str] = ()) -> Decision | None:
-        """After a refused request, what the run's state says: its end, if it ended (outputs
-        that came after `expires_at`, a run cancelled by someone else); for a submission, the
-        run going on without waiting for these outputs (an earlier attempt had landed).
-        None: the refusal stands."""
-        if self.run is None:
-            return None  # the run was never created
-        reply = await self._retrying(self._retrieve)
-        if status_of(reply.run).is_terminal:
-            return self._observe_run(reply.run)
-        if call_ids and not still_waiting_for(reply.run, call_ids):
-            return await self._poll_for_decision(reply)
-        return None
-
     # -- tool calls ----------------------------------------------------------------------
 
-    async def _dispatch_and_submit(self, decision: Dispatch) -> Decision:
-        deadline = self._deadline()
+    async def _dispatch_and_submit(self, decision: Dispatch) -> RunSource | Finish:
+        deadline = self._state.deadline()
         self._answered.update(call.id for call in decision.tool_calls)
         run = self._current_run()
         call_ids = [call.id for call in decision.tool_calls]
@@ -485,7 +316,8 @@ class RunDriver:
 
     async def _submit(
         self, records: Sequence[ToolCallRecord], deadline: Deadline | None
-    ) -> Decision:
+    ) -> RunSource:
+        """Submit the outputs of one round; the source that observes the run after it."""
         now = self._s.clock.now()
         call_ids = [record.call_id for record in records]
         time_left = None if deadline is None else deadline.until_expiry(now)
@@ -496,37 +328,36 @@ class RunDriver:
         ]
         backend, thread_id, run_id = self._s.backend, self.thread_id, self.run_id
         opening = self._observer.submission(self._current_run(), call_ids, time_left)
-        stop_by = self._expiry_local_time()
+        stop_by = self._state.expiry()
 
         async def landed(error: TransientError) -> RunReply | None:
-            reply = await self._retrieve()
+            reply = await self._sources.retrieve()
             return None if still_waiting_for(reply.run, call_ids) else reply
 
-        if self._s.mode == "poll":
+        if self._s.mode == "stream":
 
-            async def submit() -> RunReply:
-                return await backend.submit_tool_outputs(
+            def open_stream() -> EventStream:
+                return backend.submit_tool_outputs_stream(
                     thread_id=thread_id, run_id=run_id, tool_outputs=outputs
                 )
 
-            try:
-                with opening:
-                    reply = await self._retrying(submit, recover=landed, stop_by=stop_by)
-            except RequestRejectedError:
-                after = await self._after_rejection(call_ids)
-                if after is None:
-                    raise
-                return after
-            return await self._poll_for_decision(reply)
+            return await primed(
+                self._sources.streaming(
+                    open_stream, recover=landed, opening=opening, stop_by=stop_by, call_ids=call_ids
+                )
+            )
 
-        def open_stream() -> EventStream:
-            return backend.submit_tool_outputs_stream(
+        async def submit() -> RunReply:
+            return await backend.submit_tool_outputs(
                 thread_id=thread_id, run_id=run_id, tool_outputs=outputs
             )
 
-        return await self._follow(
-            open_stream, recover=landed, opening=opening, stop_by=stop_by, call_ids=call_ids
-        )
+        try:
+            with opening:
+                reply = await self._retrying(submit, recover=landed, stop_by=stop_by)
+        except RequestRejectedError as rejected:
+            return await self._sources.after_rejection(rejected, call_ids)
+        return self._sources.polling(reply)
 
     def _call_started(self, call: ToolCallRequest) -> None:
         self._emit(ToolCallStarted(self.run_id, call, self._s.clock.now()))
@@ -545,19 +376,28 @@ class RunDriver:
         """
         if self.run is None or status_of(self.run).is_terminal:
             return
-        with anyio.move_on_after(_CANCEL_WAIT_SECONDS, shield=True):
+        with CancelScope(shield=True), anyio.move_on_after(_CANCEL_WAIT_SECONDS):
             try:
-                thread_id, run_id = self.thread_id, self.run_id
-                await self._retrying(
-                    lambda: self._s.backend.cancel_run(thread_id=thread_id, run_id=run_id)
-                )
-                wait = _FIRST_POLL
-                while not status_of(self._current_run()).is_terminal:
-                    await self._sleep(wait)
-                    self._observe_run((await self._retrying(self._retrieve)).run)
-                    wait = min(wait * 2, _MAX_POLL)
+                await self._cancel_and_wait()
             except Exception:
                 _log.warning("could not cancel run %s", self.run_id, exc_info=True)
+
+    async def _cancel_and_wait(self) -> None:
+        thread_id, run_id = self.thread_id, self.run_id
+        refused: RequestRejectedError | None = None
+        try:
+            await self._retrying(
+                lambda: self._s.backend.cancel_run(thread_id=thread_id, run_id=run_id)
+            )
+        except RequestRejectedError as exc:
+            refused = exc  # most often: the run has just ended by itself (expired...)
+        async with aclosing(self._sources.polling(None)) as polled:
+            async for seen in polled:
+                self._observe(seen)
+                if status_of(self._current_run()).is_terminal:
+                    return
+                if refused is not None:
+                    raise refused
 
     async def _result(self) -> RunResult:
         run = self._current_run()
@@ -601,35 +441,8 @@ class RunDriver:
             on_retry=count,
         )
 
-    async def _sleep(self, seconds: float, *, until: float | None = None) -> None:
-        clock = self._s.clock
-        now = clock.now()
-        wake = now + seconds
-        # Never past `until`; but once `until` has passed, the normal wait (no busy polling).
-        await clock.sleep_until(wake if until is None or until <= now else min(wake, until))
-
     def _current_run(self) -> Run:
-        if self.run is None:
-            raise ProtocolError("no run has been observed yet")
-        return self.run
-
-    def _deadline(self) -> Deadline | None:
-        run = self.run
-        if run is None or run.expires_at is None:
-            return None
-        server_time, local_time = self._server_time or (self._s.clock.now(),) * 2
-        if not isinstance(run.expires_at, int | float):
-            raise ProtocolError(f"run {run.id} has a non-numeric expires_at: {run.expires_at!r}")
-        return Deadline.from_server_time(
-            float(run.expires_at),
-            server_time=server_time,
-            local_time=local_time,
-            safety_margin=self._s.safety_margin,
-        )
-
-    def _expiry_local_time(self) -> float | None:
-        deadline = self._deadline()
-        return None if deadline is None else deadline.submit_by + deadline.safety_margin
+        return self._state.current()
 
     def _emit(self, event: RunEvent) -> None:
         """Report progress; a callback that raises is logged, it never breaks the run."""
@@ -639,7 +452,3 @@ class RunDriver:
             self._on_event(event)
         except Exception:
             _log.exception("the on_event callback raised on %s", type(event).__name__)
-
-
-def _surely_not_carried_out(error: TransientError) -> bool:
-    return isinstance(error, RateLimitedError)

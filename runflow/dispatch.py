@@ -31,13 +31,14 @@ from typing import Any, Protocol
 import anyio
 from anyio import CapacityLimiter
 
-from runflow.clock import Clock, native_cancel_scope
+from runflow.clock import Clock, deadline_scope
 from runflow.deadline import Deadline
-from runflow.errors import RunflowError, ToolCallError
+from runflow.errors import ToolCallError, ToolPolicyError
 from runflow.lifecycle import ToolCallRequest
 from runflow.tools import ErrorPolicy, Tool, ToolContext, ToolRegistry, serialize_output
 
 __all__ = [
+    "UNTRACED",
     "ToolCallObserver",
     "ToolCallRecord",
     "ToolFailure",
@@ -78,25 +79,6 @@ class ToolCallRecord:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-
-class ToolPolicyError(RunflowError):
-    """A handler failed and its tool's `on_error` policy stops the run.
-
-    Raised by `dispatch_batch` once the whole batch has finished. `policy` is `fail` or
-    `cancel` (`fail` wins when calls of the batch disagree), `record` the failed call that
-    decided it, `records` every call of the batch, in order, outputs included.
-    """
-
-    def __init__(
-        self, record: ToolCallRecord, policy: ErrorPolicy, records: Sequence[ToolCallRecord]
-    ) -> None:
-        failure = record.error
-        why = "" if failure is None else f" ({failure.kind}: {failure.message})"
-        super().__init__(f"tool {record.name!r} failed{why}; its on_error policy is {policy!r}")
-        self.record = record
-        self.policy = policy
-        self.records = list(records)
 
 
 CallObserver = Callable[[ToolCallRequest], None]
@@ -289,7 +271,7 @@ async def _call_until(
 
     if stop_at is None:
         return await run()
-    scope = native_cancel_scope(context.clock, stop_at)
+    scope = deadline_scope(context.clock, stop_at)
     if scope is not None:
         with scope:
             return await run()

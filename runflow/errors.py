@@ -20,7 +20,7 @@
     │       └── ConnectionLostError  no answer at all (refused, reset, timed out)
     │           └── StreamDroppedError  lost in the middle of an event stream
     ├── RunNeverCreatedError         a journaled run whose creation cannot be confirmed
-    ├── ToolPolicyError              a tool's on_error policy stopped the run (runflow.dispatch)
+    ├── ToolPolicyError              a tool's on_error policy stopped the run
     └── ProtocolError                the service said something runflow cannot follow
         └── StreamError              an `error` event, or a stream with no run in it
 
@@ -31,6 +31,13 @@ before they reach the caller.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runflow.dispatch import ToolCallRecord
+    from runflow.tools import ErrorPolicy
 
 __all__ = [
     "ConnectionLostError",
@@ -52,6 +59,7 @@ __all__ = [
     "ToolArgumentsError",
     "ToolCallError",
     "ToolDefinitionError",
+    "ToolPolicyError",
     "TransientError",
     "UnknownToolError",
     "UsageError",
@@ -177,3 +185,22 @@ class ProtocolError(RunflowError):
 
 class StreamError(ProtocolError):
     """A run event stream carried an `error` event, or ended before any run appeared."""
+
+
+class ToolPolicyError(RunflowError):
+    """A handler failed and its tool's `on_error` policy stops the run.
+
+    Raised by `runflow.dispatch_batch` once the whole batch has finished. `policy` is `fail` or
+    `cancel` (`fail` wins when calls of the batch disagree), `record` the failed call that
+    decided it, `records` every call of the batch, in order, outputs included.
+    """
+
+    def __init__(
+        self, record: ToolCallRecord, policy: ErrorPolicy, records: Sequence[ToolCallRecord]
+    ) -> None:
+        failure = record.error
+        why = "" if failure is None else f" ({failure.kind}: {failure.message})"
+        super().__init__(f"tool {record.name!r} failed{why}; its on_error policy is {policy!r}")
+        self.record = record
+        self.policy = policy
+        self.records = list(records)

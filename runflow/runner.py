@@ -28,7 +28,7 @@ from anyio import CapacityLimiter
 from anyio.abc import TaskGroup
 from openai import AsyncOpenAI
 
-from runflow._driver import DriverSettings, Mode, RunDriver
+from runflow._driver import DEFAULT_STREAM_IDLE_TIMEOUT, DriverSettings, Mode, RunDriver
 from runflow.backends import Backend
 from runflow.backends.openai import OpenAIBackend
 from runflow.clock import Clock, SystemClock
@@ -85,6 +85,8 @@ class Runner:
         clock: the clock deadlines and waits use (tests pass `runflow.testing.FakeClock`).
         instrumentation: tracing hooks; OpenTelemetry (a no-op without an SDK) by default.
         journal: a durable ledger of runs and outputs, for `resume()` after a crash.
+        stream_idle_timeout: seconds a run's event stream may send nothing before the run is
+            polled instead (each wait is also bounded by the run's time left).
     """
 
     def __init__(
@@ -101,9 +103,12 @@ class Runner:
         clock: Clock | None = None,
         instrumentation: Instrumentation | None = None,
         journal: Journal | None = None,
+        stream_idle_timeout: float = DEFAULT_STREAM_IDLE_TIMEOUT,
     ) -> None:
         if mode not in ("stream", "poll"):
             raise UsageError(f"mode must be 'stream' or 'poll', not {mode!r}")
+        if not stream_idle_timeout > 0:
+            raise UsageError(f"stream_idle_timeout must be > 0, not {stream_idle_timeout!r}")
         self.backend: Backend = OpenAIBackend(client) if isinstance(client, AsyncOpenAI) else client
         self.tools = tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
         self.mode: Mode = mode
@@ -119,6 +124,7 @@ class Runner:
             thread_limiter=CapacityLimiter(max_handler_threads),
             mode=mode,
             journal=journal,
+            stream_idle_timeout=stream_idle_timeout,
         )
         self._run_limiter = CapacityLimiter(max_concurrent_runs)
         self._thread_locks: dict[str, tuple[anyio.Lock, int]] = {}

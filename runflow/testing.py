@@ -1,11 +1,11 @@
-"""Test helpers that ship with runflow: an in-process client, a clock that moves when told."""
+"""Test helpers that ship with runflow: the run server in this process, a clock told to move."""
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import anyio
@@ -13,9 +13,10 @@ import httpx2
 from anyio.lowlevel import checkpoint
 from openai import AsyncOpenAI
 
-__all__ = ["FakeClock", "inprocess_client"]
+__all__ = ["FakeClock", "LocalServer", "inprocess_client"]
 
 _INPROCESS_ORIGIN = "http://runflow.local"
+_LIMIT_QUIET_SECONDS = 0.05
 
 
 def inprocess_client(app: Any, *, api_key: str = "local", max_retries: int = 0) -> AsyncOpenAI:
@@ -28,6 +29,72 @@ def inprocess_client(app: Any, *, api_key: str = "local", max_retries: int = 0) 
         http_client=http_client,
         max_retries=max_retries,
     )
+
+
+class LocalServer:
+    """The run server (`runflow-server`) in this process, a real `openai` client bound to it,
+    and the log of the requests that client made (`"POST /v1/threads/.../runs"`).
+
+    `steps` are the scripted brain's steps (see `runflow_server.Scenario`); every other
+    keyword goes to `runflow_server.create_app` as it is (`clock=`, `run_expiry_seconds=`...)::
+
+        server = LocalServer([{"tool_calls": [{"name": "add", "arguments": {"a": 1}}]},
+                              {"message": "done"}], clock=FakeClock())
+        assistant_id, thread_id = await server.assistant_and_thread()
+        ...
+        await server.aclose()
+    """
+
+    def __init__(
+        self,
+        steps: list[dict[str, Any]] | None = None,
+        *,
+        api_key: str = "test",
+        origin: str = "http://runflow.test",
+        **app_options: Any,
+    ) -> None:
+        try:
+            from runflow_server import Scenario, create_app
+        except ImportError as exc:  # pragma: no cover - the server is a separate distribution
+            raise ImportError(
+                "LocalServer needs the run server: pip install runflow-server"
+            ) from exc
+        if steps is not None:
+            app_options["scenario"] = Scenario.model_validate({"name": "test", "steps": steps})
+        self.app = create_app(**app_options)
+        self.requests: list[str] = []
+
+        async def record(request: httpx2.Request) -> None:
+            self.requests.append(f"{request.method} {request.url.path}")
+
+        http_client = httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=self.app),
+            base_url=origin,
+            event_hooks={"request": [record]},
+        )
+        self.client = AsyncOpenAI(
+            base_url=f"{origin}/v1", api_key=api_key, http_client=http_client, max_retries=0
+        )
+
+    async def assistant_and_thread(self, question: str = "hi") -> tuple[str, str]:
+        """A new assistant and a thread holding `question`; the request log starts afresh."""
+        assistant = await self.client.beta.assistants.create(model="gpt-4o", name="tester")
+        thread = await self.client.beta.threads.create(
+            messages=[{"role": "user", "content": question}]
+        )
+        self.requests.clear()
+        return assistant.id, thread.id
+
+    async def aclose(self) -> None:
+        """Close the client and stop the server's engine."""
+        await self.client.close()
+        await self.app.state.engine.aclose()
+
+    async def __aenter__(self) -> LocalServer:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 class FakeClock:
@@ -44,7 +111,9 @@ class FakeClock:
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self._now = float(start)
-        self._sleepers: list[tuple[float, int, anyio.Event]] = []
+        self._sleepers: list[tuple[float, int, Callable[[], None]]] = []
+        self._scopes: set[int] = set()
+        """The entries of `_sleepers` that are cancel scopes (time limits), by order number."""
         self._order = itertools.count()
         self._sleepers_changed = anyio.Event()
 
@@ -56,13 +125,34 @@ class FakeClock:
             await checkpoint()
             return
         wake = anyio.Event()
+        with self._waiting(deadline, wake.set):
+            await wake.wait()
+
+    @contextmanager
+    def cancel_scope_at(self, deadline: float) -> Iterator[anyio.CancelScope]:
+        """A cancel scope cancelled when the time reaches `deadline` (what
+        `runflow.clock.deadline_scope` uses, as the event loop's own deadline on the real
+        clock). While it is open it counts as a sleeper."""
+        scope = anyio.CancelScope()
+        if deadline <= self._now:
+            scope.cancel()
+        with self._waiting(deadline, scope.cancel, limit=True), scope:
+            yield scope
+
+    @contextmanager
+    def _waiting(
+        self, deadline: float, wake: Callable[[], None], *, limit: bool = False
+    ) -> Iterator[None]:
         entry = (deadline, next(self._order), wake)
         heapq.heappush(self._sleepers, entry)
+        if limit:
+            self._scopes.add(entry[1])
         self._notify()
         try:
-            await wake.wait()
+            yield
         finally:
-            if not wake.is_set():
+            self._scopes.discard(entry[1])
+            if entry in self._sleepers:
                 self._sleepers.remove(entry)
                 heapq.heapify(self._sleepers)
 
@@ -79,7 +169,7 @@ class FakeClock:
         self._now = when
         while self._sleepers and self._sleepers[0][0] <= self._now:
             _, _, wake = heapq.heappop(self._sleepers)
-            wake.set()
+            wake()
         self._notify()
 
     @property
@@ -107,6 +197,11 @@ class FakeClock:
                 await anyio.wait_all_tasks_blocked()
                 await checkpoint()
                 await anyio.wait_all_tasks_blocked()
+                if self._sleepers and self._sleepers[0][1] in self._scopes:
+                    # A time limit (on a request in flight, say) is reached only when nothing
+                    # moves for a while: in-process I/O can look idle for an instant.
+                    await anyio.sleep(_LIMIT_QUIET_SECONDS)
+                    await anyio.wait_all_tasks_blocked()
                 deadline = self.next_deadline
                 if deadline is not None and deadline > self._now:
                     jumps.append(deadline - self._now)

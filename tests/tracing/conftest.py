@@ -6,9 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-import httpx2
 import pytest
-from openai import AsyncOpenAI
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     HistogramDataPoint,
@@ -19,9 +17,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from runflow.testing import FakeClock
+from runflow.testing import FakeClock, LocalServer
 from runflow.tracing import OpenTelemetryInstrumentation
-from runflow_server import Scenario, create_app
 
 
 class Telemetry:
@@ -92,28 +89,11 @@ def telemetry() -> Iterator[Telemetry]:
     recorded.shutdown()
 
 
-class Server:
+class Server(LocalServer):
     """The app and a client bound to it."""
 
     def __init__(self, steps: list[dict[str, Any]], clock: FakeClock | None, api_key: str) -> None:
-        scenario = Scenario.model_validate({"name": "test", "steps": steps})
-        self.app = create_app(scenario=scenario, clock=clock)
-        http_client = httpx2.AsyncClient(
-            transport=httpx2.ASGITransport(app=self.app), base_url="http://runflow.test"
-        )
-        self.client = AsyncOpenAI(
-            base_url="http://runflow.test/v1",
-            api_key=api_key,
-            http_client=http_client,
-            max_retries=0,
-        )
-
-    async def assistant_and_thread(self, question: str = "hi") -> tuple[str, str]:
-        assistant = await self.client.beta.assistants.create(model="gpt-4o", name="tester")
-        thread = await self.client.beta.threads.create(
-            messages=[{"role": "user", "content": question}]
-        )
-        return assistant.id, thread.id
+        super().__init__(steps, clock=clock, api_key=api_key)
 
 
 ServerFactory = Callable[..., Server]
