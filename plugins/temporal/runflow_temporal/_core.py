@@ -1,14 +1,17 @@
 """Every name runflow-temporal takes from the core, in one place.
 
-Most are public (`runflow`); the few the core does not export yet are taken from their modules
-here and nowhere else, so a change of the core's layout is a change of this file only.
+All are public (`runflow`) but the metadata key runs are tagged with, taken from its module here
+and nowhere else, so a change of the core's layout is a change of this file only.
 """
 
 from __future__ import annotations
 
 from runflow import (
+    Abort,
     ConnectionLostError,
     Deadline,
+    Dispatch,
+    Finish,
     OpenAIBackend,
     OpenTelemetryInstrumentation,
     ProtocolError,
@@ -18,6 +21,7 @@ from runflow import (
     RunflowError,
     RunInfo,
     RunResult,
+    RunSnapshot,
     RunStatus,
     StreamDroppedError,
     ThreadBusyError,
@@ -28,10 +32,11 @@ from runflow import (
     ToolPolicyError,
     ToolRegistry,
     TransientError,
+    Wait,
+    decide,
+    dispatch_batch,
 )
-from runflow._driver import RUN_KEY_METADATA
-from runflow.dispatch import dispatch_batch
-from runflow.lifecycle import Abort, Dispatch, Finish, RunSnapshot, Wait, decide
+from runflow._creation import RUN_KEY_METADATA
 
 __all__ = [
     "RUN_KEY_METADATA",
