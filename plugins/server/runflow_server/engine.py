@@ -356,8 +356,10 @@ class RunEngine:
         self._deciding.add(run_id)
         self._tasks.spawn(partial(self._watch_if_deciding, run_id), count=False)
         try:
-            brain = streaming(self.brains.brain_for(turn.assistant))
-            player = TurnPlayer(self.bus, run, turn, self.now)
+            chosen = self.brains.brain_for(turn.assistant)
+            brain = streaming(chosen)
+            cut_text = not getattr(chosen, "limits_its_output", False)
+            player = TurnPlayer(self.bus, run, turn, self.now, cut_text=cut_text)
             return await player.play(brain.respond(turn), self._resources(run, turn))
         finally:
             self._deciding.discard(run_id)

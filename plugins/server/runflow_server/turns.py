@@ -116,8 +116,19 @@ _NO_RESOURCES = Resources({}, _no_context, {}, (), ())
 class TurnPlayer:
     """Plays one turn: reads the brain's stream, publishes its events, gathers its records."""
 
-    def __init__(self, bus: EventBus, run: JSON, turn: Turn, now: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        run: JSON,
+        turn: Turn,
+        now: Callable[[], int],
+        *,
+        cut_text: bool = True,
+    ) -> None:
+        """`cut_text`: cut the message at `max_completion_tokens` (estimated); False for brains
+        whose model keeps to the limit itself."""
         self._bus, self._run, self._turn, self._now = bus, run, turn, now
+        self._cut_text = cut_text
         self._played = Played(None)
         self._message: JSON | None = None
         self._text = ""
@@ -127,7 +138,7 @@ class TurnPlayer:
 
     async def play(self, events: AsyncIterator[BrainEvent], resources: Resources) -> Played:
         self._resources = resources
-        limit: int | None = self._run.get("max_completion_tokens")
+        limit: int | None = self._run.get("max_completion_tokens") if self._cut_text else None
         try:
             async for event in events:
                 if not self._take(event, limit, resources):

@@ -188,6 +188,22 @@ async def test_length_ends_the_run_incomplete(model_server: Any) -> None:
     assert run.incomplete_details.reason == "max_completion_tokens"
 
 
+async def test_a_model_answer_within_its_token_limit_is_not_cut(model_server: Any) -> None:
+    # 1,200 characters the model counted as well under 256 tokens: the engine's own estimate
+    # (4 characters a token) would have cut it at 1,024.
+    answer = "Pneumonoultramicroscopicsilicovolcanoconiosis " * 26
+    fake = FakeChatModel.of(Scripted.text(answer, usage=(10, 200)))
+    _, client = await model_server(fake)
+    made = await client.beta.assistants.create(model="gpt-4o-mini")
+    thread = await client.beta.threads.create(messages=[{"role": "user", "content": "Go"}])
+    run = await client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=made.id, max_completion_tokens=256
+    )
+    assert run.status == "completed"
+    messages = await client.beta.threads.messages.list(thread_id=thread.id, order="asc")
+    assert messages.data[-1].content[0].text.value == answer
+
+
 async def test_the_models_call_ids_reach_requires_action(model_server: Any) -> None:
     fake = FakeChatModel.of(Scripted.calls(("get_weather", '{"city":"Paris"}')))
     _, client = await model_server(fake)

@@ -182,7 +182,12 @@ def message_text(message: Mapping[str, Any]) -> str:
 
 @runtime_checkable
 class Brain(Protocol):
-    """Answers one model turn of a run with a stream of events."""
+    """Answers one model turn of a run with a stream of events.
+
+    A brain whose text comes from a model that keeps to `max_completion_tokens` itself (and ends
+    `Incomplete` when it does not) says so with a true `limits_its_output` attribute; the engine
+    then publishes its text whole instead of cutting it at its own estimate of the tokens.
+    """
 
     def respond(self, turn: Turn) -> AsyncIterator[BrainEvent]: ...
 

@@ -56,6 +56,8 @@ class ModelBrain:
         margin: seconds before `expires_at` after which no new attempt starts.
     """
 
+    limits_its_output = True  # the model keeps to max_completion_tokens (or says `length`)
+
     def __init__(
         self,
         config: ModelConfig,
