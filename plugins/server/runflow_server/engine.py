@@ -64,6 +64,7 @@ from .store import Kind, Store
 from .tasks import TaskHost
 from .turn_end import TurnWriter, builtin_state
 from .turns import Played, Resources, TurnPlayer, fit_prompt
+from .watchdog import ExpiryWatchdog
 
 __all__ = ["RunEngine"]
 
@@ -104,11 +105,8 @@ class RunEngine:
         self._tasks = TaskHost()
         self._drivers: dict[str, anyio.CancelScope] = {}
         self._deciding: set[str] = set()  # runs whose driver waits for the brain's decision
-        self._watchdog = False  # running?
-        self._poke: anyio.Event | None = None  # wakes the watchdog: deadlines changed
-        self._woke = False  # the watchdog's sleep ended
+        self._watchdog = ExpiryWatchdog(self._tasks, clock, self._expire_watched)
         self._started = False
-        self._closing = False
 
     def now(self) -> int:
         return int(self.clock.now())
@@ -301,7 +299,7 @@ class RunEngine:
                 log.info("run %s resumed after a restart", run["id"])
                 self._start_driver(run["id"])
             else:
-                self._deadlines_changed()
+                self._watchdog.poke()
 
     def _start_driver(self, run_id: str) -> None:
         scope = self._drivers[run_id] = anyio.CancelScope()
@@ -342,7 +340,7 @@ class RunEngine:
                     return
             elif not isinstance(played.terminal, CallBuiltins):
                 if run["status"] == RunStatus.REQUIRES_ACTION:
-                    self._deadlines_changed()
+                    self._watchdog.poke()
                 return
 
     async def _play(self, run: JSON, turn: Turn) -> Played:
@@ -383,7 +381,7 @@ class RunEngine:
 
     async def _watch_if_deciding(self, run_id: str) -> None:
         if run_id in self._deciding:
-            self._deadlines_changed()
+            self._watchdog.poke()
 
     async def _wait_out(self, run: JSON, seconds: float) -> JSON | None:
         """Sleep `seconds` on the clock, but no later than the run's `expires_at`: the run as
@@ -437,14 +435,6 @@ class RunEngine:
             self.store.save("runs", run)
         self.bus.publish(run_id, "thread.run.cancelled", run)
 
-    def _deadlines_changed(self) -> None:
-        """Wake the watchdog (start it if need be): a run's expiry must be watched anew."""
-        if self._poke is not None:
-            self._poke.set()
-        if not self._watchdog and not self._closing:
-            self._watchdog = True
-            self._tasks.spawn(self._watch_expiry, count=False)
-
     def _watched(self, run: JSON) -> bool:
         """Is the run the watchdog's to expire? Yes unless a driver of this engine is moving it
         (runnable, or waiting out a delay it cuts at `expires_at`)."""
@@ -453,30 +443,6 @@ class RunEngine:
             or run["id"] in self._deciding
             or run["id"] not in self._drivers
         )
-
-    async def _watch_expiry(self) -> None:
-        """Expire the watched runs, sleeping on the clock until the earliest `expires_at`.
-
-        The sleep (a task of its own) is kept while that deadline stays the earliest, so the
-        clock sees one steady sleeper rather than one that comes and goes with every change.
-        """
-        sleeper: anyio.CancelScope | None = None
-        target: float | None = None
-        try:
-            while True:
-                self._poke = anyio.Event()
-                nearest = self._expire_watched()
-                if sleeper is not None and (self._woke or nearest != target):
-                    sleeper.cancel()
-                    sleeper = None
-                if sleeper is None and nearest is not None:
-                    sleeper, self._woke = anyio.CancelScope(), False
-                    self._tasks.spawn(partial(self._sleep_then_poke, nearest), sleeper, count=False)
-                target = nearest
-                await self._poke.wait()
-        finally:
-            if sleeper is not None:
-                sleeper.cancel()
 
     def _expire_watched(self) -> float | None:
         """Expire the watched runs that are due; the earliest `expires_at` of the others."""
@@ -492,12 +458,6 @@ class RunEngine:
         ]
         return min(deadlines, default=None)
 
-    async def _sleep_then_poke(self, deadline: float) -> None:
-        await self.clock.sleep_until(deadline)
-        self._woke = True
-        if self._poke is not None:
-            self._poke.set()
-
     async def wait_until_settled(self) -> None:
         """Wait until no run is being driven (runs rest in requires_action or an end).
 
@@ -508,7 +468,6 @@ class RunEngine:
 
     async def aclose(self) -> None:
         """Cancel every background task and wait for them (lifespan shutdown)."""
-        self._closing = True
         await self._tasks.aclose()
         self._drivers.clear()
         for tool in self.builtin_tools.values():  # e.g. code interpreter sessions
