@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from runflow_server.bodies import AssistantBody, MessageBody, RunBody
-from runflow_server.model._protocol import ToolResult, Turn
+from runflow_server.brains import ToolResult, Turn
 from runflow_server.objects import assistant_object, message_object, run_object
 
 NOW = 1_761_861_530

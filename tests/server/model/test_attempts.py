@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runflow_server.model._protocol import Fail, FunctionCallDelta, TextDelta, Usage
+from runflow_server.brains import Fail, FunctionCallDelta, TextDelta, Usage
 from runflow_server.model.attempts import Attempts, Replay, Retry, RetryPolicy, Shrink
 from runflow_server.model.failures import Problem
 

@@ -11,8 +11,7 @@ import httpx2
 import pytest
 
 from runflow.testing import FakeClock
-from runflow_server.model import ModelBrain, ModelConfig, RetryPolicy
-from runflow_server.model._protocol import (
+from runflow_server.brains import (
     BrainEvent,
     CallFunctions,
     Fail,
@@ -24,6 +23,7 @@ from runflow_server.model._protocol import (
     Turn,
     Usage,
 )
+from runflow_server.model import ModelBrain, ModelConfig, RetryPolicy
 from runflow_server.model.fake import FakeChatModel, Scripted, chunk
 
 from .support import NOW, RECORDINGS, WEATHER, make_turn

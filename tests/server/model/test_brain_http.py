@@ -9,8 +9,8 @@ import anyio
 import pytest
 
 from runflow.testing import FakeClock
+from runflow_server.brains import Fail, TextDelta
 from runflow_server.model import ModelBrain, ModelConfig
-from runflow_server.model._protocol import Fail, TextDelta
 from runflow_server.model.fake import FakeChatModel, Scripted
 
 from ..support import serve_in_thread

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from runflow_server.model._protocol import Fail, Incomplete, ToolResult
+from runflow_server.brains import Fail, Incomplete, ToolResult
 from runflow_server.model.fake import refusal
 from runflow_server.model.mapping import (
     ChatOptions,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from runflow_server.model._protocol import (
+from runflow_server.brains import (
     BrainEvent,
     BuiltinCall,
     CallBuiltins,

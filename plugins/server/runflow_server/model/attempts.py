@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ._protocol import BrainEvent, Fail, FunctionCallDelta, TextDelta
+from ..brains import BrainEvent, Fail, FunctionCallDelta, TextDelta
 from .failures import Problem
 
 __all__ = ["Attempts", "Replay", "Retry", "RetryPolicy", "Shrink"]

@@ -25,13 +25,13 @@ from typing import Any
 import httpx2
 import openai
 
-from ..clock import Clock
-from ._protocol import (
+from ..brains import (
     BrainEvent,
     Fail,
     Incomplete,
     Turn,
 )
+from ..clock import Clock
 from .attempts import Attempts, Replay, Retry, RetryPolicy
 from .failures import Problem, classify
 from .mapping import ImageSource, chat_request

@@ -23,7 +23,7 @@ from typing import Any
 import httpx2
 import openai
 
-from ._protocol import ErrorCode
+from ..brains import ErrorCode
 
 __all__ = ["Problem", "classify", "redact", "retry_after"]
 

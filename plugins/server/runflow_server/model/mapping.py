@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ._protocol import Fail, Incomplete, ToolResult, Turn
+from ..brains import Fail, Incomplete, ToolResult, Turn
 
 __all__ = [
     "BUILTIN_FUNCTIONS",

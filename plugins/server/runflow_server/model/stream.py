@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._protocol import (
+from ..brains import (
     BrainEvent,
     BuiltinCall,
     CallBuiltins,
