@@ -15,15 +15,18 @@ ServerError                      every error the server raises on purpose
                                  never per request; fault files raise FaultFileError in faults.py)
 ```
 
-`exception_handlers()` gives the Starlette app its handlers: an `APIError` becomes its JSON
-response; anything else a route lets escape becomes a 500 `server_error`, logged. The message
+`exception_handlers()` gives the Starlette app its handlers, so no route catches errors itself:
+an `APIError` becomes its JSON response (Starlette's ExceptionMiddleware); anything else a
+route lets escape (an `IllegalTransition`, a bug) becomes a 500 `server_error` body from
+Starlette's ServerErrorMiddleware, which then re-raises it for the ASGI server to log with its
+traceback (uvicorn: "Exception in ASGI application"; an in-process ASGI transport raises it
+to the test, unless made with `raise_app_exceptions=False`). The message
 texts of the hosted API are kept where they are known (not found, thread lock, tool outputs),
 because clients match on them.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -38,8 +41,6 @@ __all__ = [
     "exception_handlers",
     "not_found",
 ]
-
-log = logging.getLogger(__name__)
 
 
 class ServerError(Exception):
@@ -96,7 +97,6 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     body = error_body("The server had an error processing your request.", type="server_error")
     return JSONResponse(body, status_code=500)
 

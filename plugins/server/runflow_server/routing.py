@@ -1,13 +1,13 @@
-"""What every route shares: the error boundary (`endpoint`) and list pages (`page`).
+"""What every route shares: the engine handed to each handler (`endpoint`) and list pages (`page`).
 
-`endpoint` turns an `APIError` (or, as a last resort, any exception) into the API's error
-shape, so bad input never becomes a crash or a 5xx; it also lets the engine pick up, on first
-use, the runs a previous server left on its database.
+`endpoint` gives a handler the app's engine, and lets the engine pick up, on first use, the runs
+a previous server left on its database (the in-process ASGI transport runs no lifespan). Errors
+are not caught here: a handler raises `APIError` at the boundary and the app's exception
+handlers (`errors.exception_handlers`) answer it in the API's error shape.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
@@ -15,30 +15,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .engine import RunEngine
-from .errors import APIError, bad_request, error_body
+from .errors import bad_request
 from .objects import deleted_object, page_object
 from .store import Kind
 
 __all__ = ["Handler", "delete", "endpoint", "page"]
 
 Handler = Callable[[Request, RunEngine], Awaitable[Response]]
-log = logging.getLogger(__name__)
 
 
 def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """The Starlette endpoint calling `handler(request, engine)`."""
+
     async def run(request: Request) -> Response:
         engine: RunEngine = request.app.state.engine
-        try:
-            engine.start()
-            return await handler(request, engine)
-        except APIError as exc:
-            return JSONResponse(exc.body(), status_code=exc.status)
-        except Exception:
-            log.exception("%s %s failed", request.method, request.url.path)
-            body = error_body(
-                "The server had an error processing your request.", type="server_error"
-            )
-            return JSONResponse(body, status_code=500)
+        engine.start()
+        return await handler(request, engine)
 
     return run
 
