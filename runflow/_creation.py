@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runflow._runstate import RunState
+from runflow._settings import DriverSettings
 from runflow._sources import Retrying, RunSource, Sources, primed
 from runflow.backends import EventStream, RunReply
 from runflow.errors import (
@@ -22,10 +23,8 @@ from runflow.errors import (
     ThreadBusyError,
     TransientError,
 )
-from runflow.journal import JournaledRun, RunLedger
-
-if TYPE_CHECKING:
-    from runflow._driver import DriverSettings
+from runflow.events import RunRequested, RunSink
+from runflow.journal import JournaledRun
 
 __all__ = ["RUN_KEY_METADATA", "Creation"]
 
@@ -42,7 +41,9 @@ class Creation:
     settings: DriverSettings
     state: RunState
     sources: Sources
-    ledger: RunLedger
+    key: str
+    """The client key the run is tagged with."""
+    events: RunSink
     retrying: Retrying
 
     async def reattach(self, entry: JournaledRun) -> RunSource:
@@ -65,14 +66,10 @@ class Creation:
         self, assistant_id: str, options: Mapping[str, Any], thread: Mapping[str, Any] | None
     ) -> RunSource:
         """Create the run; the source that observes it."""
-        key = self.ledger.key
+        key = self.key
         tagged = {**options, "metadata": {**(options.get("metadata") or {}), RUN_KEY_METADATA: key}}
-        await self.ledger.started(
-            assistant_id=assistant_id,
-            thread_id=None if thread is not None else self.state.thread_id,
-            options=options,
-            new_thread=thread,
-        )
+        thread_id = None if thread is not None else self.state.thread_id
+        await self.events.emit(RunRequested(key, assistant_id, thread_id, options, thread))
         try:
             return await self._source(assistant_id, tagged, thread)
         except ThreadBusyError as busy:
@@ -86,7 +83,7 @@ class Creation:
     async def _source(
         self, assistant_id: str, tagged: Mapping[str, Any], thread: Mapping[str, Any] | None
     ) -> RunSource:
-        backend, key = self.settings.backend, self.ledger.key
+        backend, key = self.settings.backend, self.key
 
         async def find_created(error: TransientError) -> RunReply | None:
             # A new thread is known once its `thread.created` event was seen.
@@ -128,7 +125,7 @@ class Creation:
         except RequestRejectedError:
             return None  # gone already
         metadata = reply.run.metadata or {}
-        return reply if metadata.get(RUN_KEY_METADATA) == self.ledger.key else None
+        return reply if metadata.get(RUN_KEY_METADATA) == self.key else None
 
     async def _find_run_by_key(self, key: str) -> RunReply | None:
         runs = await self.settings.backend.list_runs(thread_id=self.state.thread_id)

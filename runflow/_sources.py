@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager, AsyncExitStack, aclosing, nullcontext
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing, nullcontext
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -35,6 +35,7 @@ from runflow.errors import (
     StreamError,
     TransientError,
 )
+from runflow.events import RunPolled, RunSink
 from runflow.result import status_of
 
 __all__ = ["Polled", "RunSource", "Seen", "Sources", "StreamEnded", "primed"]
@@ -45,6 +46,7 @@ _MAX_POLL = 1.0
 _EXPIRED_GRACE = 1.0
 """Seconds a stream is still waited for past `expires_at` (the service's own expiry sweep)."""
 
+_NOTHING_AROUND: AbstractAsyncContextManager[None] = nullcontext()
 T = TypeVar("T")
 Recover = Callable[[TransientError], Awaitable[RunReply | None]]
 """Looks for the effect of a request whose answer was lost: the run it produced, or None."""
@@ -95,7 +97,7 @@ class Sources:
     backend: Backend
     state: RunState
     retrying: Retrying
-    on_poll: Callable[[], None]
+    events: RunSink
     stream_idle_timeout: float
 
     async def polling(self, reply: RunReply | None, *, created: bool = False) -> RunSource:
@@ -113,7 +115,7 @@ class Sources:
                 await self._sleep(pause)
                 pause = reply.poll_after if reply.poll_after is not None else wait
             reply = await self.retrying(self.retrieve)
-            self.on_poll()
+            await self.events.emit(RunPolled(self.state.run_id, self.state.clock.now()))
 
     async def streaming(
         self,
@@ -121,7 +123,7 @@ class Sources:
         *,
         recover: Recover,
         retry_if: Callable[[TransientError], bool] | None = None,
-        opening: AbstractContextManager[None] | None = None,
+        opening: AbstractAsyncContextManager[None] | None = None,
         stop_by: float | None = None,
         call_ids: Sequence[str] = (),
     ) -> RunSource:
@@ -133,7 +135,7 @@ class Sources:
         then: RunSource | None = None
         try:
             async with AsyncExitStack() as stack:
-                opening = opening or nullcontext()
+                opening = opening or _NOTHING_AROUND
                 opened = await self._open(stack, open_stream, recover, retry_if, opening, stop_by)
                 if opened.events is None:
                     then = self.polling(opened.reply)
@@ -166,7 +168,7 @@ class Sources:
         open_stream: Callable[[], EventStream],
         recover: Recover,
         retry_if: Callable[[TransientError], bool] | None,
-        opening: AbstractContextManager[None],
+        opening: AbstractAsyncContextManager[None],
         stop_by: float | None,
     ) -> _Opened:
         async def attempt() -> _Opened:
@@ -180,7 +182,7 @@ class Sources:
             reply = await recover(error)
             return None if reply is None else _Opened(reply=reply)
 
-        with opening:
+        async with opening:
             return await self.retrying(
                 attempt, recover=recovered, retry_if=retry_if, stop_by=stop_by
             )

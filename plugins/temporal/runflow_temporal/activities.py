@@ -221,22 +221,22 @@ class RunActivities:
                 safety_margin=0.0,
             )
         call = ToolCallRequest(request.call.id, request.call.name, request.call.arguments)
+        traced = _tracing.tool_call(self._tracer, call, request.run_id, request.thread_id)
         async with _heartbeating():
-            try:
-                [record] = await dispatch_batch(
-                    [call],
-                    self._registry,
-                    clock=clock,
-                    deadline=deadline,
-                    thread_limiter=self._threads,
-                    trace_call=lambda c: _tracing.tool_call(
-                        self._tracer, c, request.run_id, request.thread_id
-                    ),
-                    run_id=request.run_id,
-                    thread_id=request.thread_id,
-                )
-            except ToolPolicyError as stop:
-                [record] = stop.records
+            with traced as span:
+                try:
+                    [record] = await dispatch_batch(
+                        [call],
+                        self._registry,
+                        clock=clock,
+                        deadline=deadline,
+                        thread_limiter=self._threads,
+                        run_id=request.run_id,
+                        thread_id=request.thread_id,
+                    )
+                except ToolPolicyError as stop:
+                    [record] = stop.records
+                span.finished(record)
         return self._outcome(record)
 
     def settings(self, name: str) -> ToolSettings | None:
