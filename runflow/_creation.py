@@ -15,7 +15,7 @@ from typing import Any
 from runflow._runstate import RunState
 from runflow._settings import DriverSettings
 from runflow._sources import Retrying, RunSource, Sources, primed
-from runflow.backends import EventStream, RunReply
+from runflow.backends import RunAnswer, RunReply
 from runflow.errors import (
     RateLimitedError,
     RequestRejectedError,
@@ -91,32 +91,23 @@ class Creation:
 
         # A new thread has no id to look for its run under: only retry what surely did nothing.
         retry_if = _surely_not_carried_out if thread is not None else None
-        if self.settings.mode == "poll":
 
-            async def create() -> RunReply:
-                if thread is not None:
-                    return await backend.create_thread_and_run(
-                        assistant_id=assistant_id, thread=thread, options=tagged
-                    )
-                return await backend.create_run(
-                    thread_id=self.state.thread_id, assistant_id=assistant_id, options=tagged
-                )
-
-            reply = await self.retrying(create, recover=find_created, retry_if=retry_if)
-            return self.sources.polling(reply, created=True)
-
-        def open_stream() -> EventStream:
+        async def create(stream: bool) -> RunAnswer:
             if thread is not None:
-                return backend.create_thread_and_run_stream(
-                    assistant_id=assistant_id, thread=thread, options=tagged
+                return await backend.create_thread_and_run(
+                    assistant_id=assistant_id, thread=thread, options=tagged, stream=stream
                 )
-            return backend.create_run_stream(
-                thread_id=self.state.thread_id, assistant_id=assistant_id, options=tagged
+            return await backend.create_run(
+                thread_id=self.state.thread_id,
+                assistant_id=assistant_id,
+                options=tagged,
+                stream=stream,
             )
 
-        return await primed(
-            self.sources.streaming(open_stream, recover=find_created, retry_if=retry_if)
+        source = self.sources.answered(
+            create, recover=find_created, retry_if=retry_if, created=True
         )
+        return await primed(source)
 
     async def _own_run(self, busy: ThreadBusyError) -> RunReply | None:
         self.state.thread_id = self.state.thread_id or busy.thread_id

@@ -117,6 +117,7 @@ class RunDriver:
             self._state,
             self._retrying,
             self._events,
+            settings.mode == "stream",
             settings.stream_idle_timeout,
         )
         self._submission = Submission(

@@ -17,10 +17,10 @@ from runflow._runs import still_waiting_for
 from runflow._runstate import RunState
 from runflow._settings import DriverSettings
 from runflow._sources import Retrying, RunSource, Sources, primed
-from runflow.backends import EventStream, RunReply, ToolOutput
+from runflow.backends import RunAnswer, RunReply, ToolOutput
 from runflow.deadline import Deadline
 from runflow.dispatch import ToolCallRecord
-from runflow.errors import RequestRejectedError, TransientError
+from runflow.errors import TransientError
 from runflow.events import OutputsSubmitted, RunSink, SubmissionEnded
 
 __all__ = ["Submission"]
@@ -53,29 +53,15 @@ class Submission:
             reply = await self.sources.retrieve()
             return None if still_waiting_for(reply.run, call_ids) else reply
 
-        if self.settings.mode == "stream":
-
-            def open_stream() -> EventStream:
-                return backend.submit_tool_outputs_stream(
-                    thread_id=thread_id, run_id=run_id, tool_outputs=outputs
-                )
-
-            source = self.sources.streaming(
-                open_stream, recover=landed, opening=opening, stop_by=stop_by, call_ids=call_ids
-            )
-            return await primed(source)
-
-        async def submit() -> RunReply:
+        async def submit(stream: bool) -> RunAnswer:
             return await backend.submit_tool_outputs(
-                thread_id=thread_id, run_id=run_id, tool_outputs=outputs
+                thread_id=thread_id, run_id=run_id, tool_outputs=outputs, stream=stream
             )
 
-        try:
-            async with opening:
-                reply = await self.retrying(submit, recover=landed, stop_by=stop_by)
-        except RequestRejectedError as rejected:
-            return await self.sources.after_rejection(rejected, call_ids)
-        return self.sources.polling(reply)
+        source = self.sources.answered(
+            submit, recover=landed, opening=opening, stop_by=stop_by, call_ids=call_ids
+        )
+        return await primed(source)
 
     @asynccontextmanager
     async def _reported(
