@@ -8,7 +8,8 @@
 Streaming mode observes the event streams that creation and each submission answer with, so a
 run with k tool rounds costs exactly 1 + k requests; polling mode retrieves the run instead.
 Either way the source hands the loop snapshots, and the stream-or-poll difference stays in it.
-Creation (`_creation.py`) and submission (`_submission.py`) each return the next source.
+Creation (`_creation.py`) and submission (`_submission.py`) each return the next source;
+what each observation means (its events, its decision) is `_observation.py`'s.
 
 The loop reports only by emitting `RunEvent`s to the run's sinks (tracing, the journal, the
 caller's): it never names any of them. Every request survives transient failures (see
@@ -25,27 +26,22 @@ from typing import Any, TypeVar
 
 import anyio
 from anyio import CancelScope
-from openai.types.beta import AssistantStreamEvent
-from openai.types.beta.threads import Message, Run
-from openai.types.beta.threads.runs import RunStep
+from openai.types.beta.threads import Run
 
 from runflow._creation import Creation
-from runflow._runs import snapshot
+from runflow._observation import Observation
 from runflow._runstate import RunState
 from runflow._settings import DriverSettings
 from runflow._sinks import Fanout
-from runflow._sources import Polled, RunSource, Seen, Sources, StreamEnded
+from runflow._sources import Polled, RunSource, Sources, StreamEnded
 from runflow._submission import Submission
 from runflow.dispatch import ToolCallRecord, ToolPolicyError, dispatch_batch
-from runflow.errors import ProtocolError, RequestRejectedError, StreamError, TransientError
+from runflow.errors import ProtocolError, RequestRejectedError, TransientError
 from runflow.events import (
-    MessageDelta,
-    RunCreated,
     RunEnded,
     RunEvent,
     RunPolled,
     RunSink,
-    StatusChanged,
     StepSeen,
     ToolCallFinished,
 )
@@ -57,9 +53,7 @@ from runflow.lifecycle import (
     Dispatch,
     Finish,
     RunStatus,
-    ToolCallRequest,
     Wait,
-    decide,
 )
 from runflow.result import RunResult, status_of
 from runflow.retry import retrying
@@ -123,10 +117,10 @@ class RunDriver:
         self._submission = Submission(
             settings, self._state, self._sources, self._events, self._retrying
         )
-        self._messages: list[Message] = []
-        self._answered: set[str] = set()
+        self._observation = Observation(
+            self._state, self._events, streaming=settings.mode == "stream"
+        )
         self._retries = 0
-        self._missed_events = settings.mode == "poll"
 
     @property
     def run(self) -> Run | None:
@@ -200,7 +194,7 @@ class RunDriver:
         decision: Decision = Wait()
         async with aclosing(source) as observations:
             async for seen in observations:
-                observed = await self._observe(seen)
+                observed = await self._observation.see(seen)
                 if not isinstance(observed, Wait):
                     decision = observed
                 settled = isinstance(seen, Polled | StreamEnded)
@@ -213,60 +207,6 @@ class RunDriver:
         return decision
 
     # -- observing -----------------------------------------------------------------------
-
-    async def _observe(self, seen: Seen) -> Decision:
-        if isinstance(seen, Polled):
-            self._missed_events = True
-            return await self._observe_run(seen.run, created=seen.created)
-        if isinstance(seen, StreamEnded):
-            return Wait()
-        if isinstance(seen.data, Run):
-            return await self._observe_run(seen.data, created=seen.event == "thread.run.created")
-        await self._observe_event(seen)
-        return Wait()
-
-    async def _observe_event(self, event: AssistantStreamEvent) -> None:
-        """A streamed event that is not a run snapshot."""
-        if event.event == "error":
-            raise StreamError(f"the service sent an error event: {event.data.message}")
-        if event.event == "thread.created":
-            self._state.thread_id = event.data.id
-        elif event.event == "thread.message.delta":
-            for part in event.data.delta.content or ():
-                if part.type == "text" and part.text is not None and part.text.value:
-                    delta = MessageDelta(self.run_id, event.data.id, part.text.value)
-                    await self._events.emit(delta)
-        elif event.event == "thread.message.completed":
-            self._messages.append(event.data)
-        elif isinstance(event.data, RunStep):
-            await self._events.emit(StepSeen(self.run_id, event.data))
-
-    async def _observe_run(self, run: Run, *, created: bool = False) -> Decision:
-        first = self._state.run is None
-        previous = self._state.record(run, created=created)
-        status = status_of(run)
-        now = self._s.clock.now()
-        if first:
-            await self._events.emit(RunCreated(run, now))
-        if status is not previous:
-            await self._events.emit(StatusChanged(run.id, previous, status, now, run))
-        decision = decide(snapshot(run, status))
-        if isinstance(decision, Dispatch):
-            return self._unanswered(decision.tool_calls)
-        return decision
-
-    def _unanswered(self, calls: Sequence[ToolCallRequest]) -> Dispatch | Wait:
-        """The calls not dispatched yet, each id once (a repeated id is the service's mistake:
-        its handler runs once and one output is submitted for it)."""
-        fresh: dict[str, ToolCallRequest] = {}
-        for call in calls:
-            if call.id in fresh:
-                _log.warning(
-                    "run %s names tool call %s twice; running it once", self.run_id, call.id
-                )
-            elif call.id not in self._answered:
-                fresh[call.id] = call
-        return Dispatch(list(fresh.values())) if fresh else Wait()
 
     async def _report_steps(self) -> None:
         """Without a stream, run steps are seen only by asking (when a sink wants them)."""
@@ -285,7 +225,7 @@ class RunDriver:
         their submission; the source after it, or the run's end if a tool's policy ends it."""
         deadline = self._state.deadline()  # once per round: dispatch and submission share it
         calls = decision.tool_calls
-        self._answered.update(call.id for call in calls)
+        self._observation.answered.update(call.id for call in calls)
         run_id, now = self.run_id, self._s.clock.now()
         journaled = await self._ledger.replayed(run_id, [call.id for call in calls], now)
         for record in journaled.values():
@@ -342,7 +282,7 @@ class RunDriver:
             refused = exc  # most often: the run has just ended by itself (expired...)
         async with aclosing(self._sources.polling(None)) as polled:
             async for seen in polled:
-                await self._observe(seen)
+                await self._observation.see(seen)
                 if status_of(self._state.current()).is_terminal:
                     return
                 if refused is not None:
@@ -350,8 +290,8 @@ class RunDriver:
 
     async def _result(self) -> RunResult:
         run = self._state.current()
-        if self._missed_events and status_of(run) is RunStatus.COMPLETED:
-            self._messages = await self._retrying(
+        if self._observation.missed_events and status_of(run) is RunStatus.COMPLETED:
+            self._observation.messages = await self._retrying(
                 lambda: self._s.backend.list_run_messages(thread_id=self.thread_id, run_id=run.id)
             )
         return self.partial_result()
@@ -361,7 +301,7 @@ class RunDriver:
         return RunResult(
             run=self._state.current(),
             tool_calls=self._transcript.records,
-            messages=self._messages,
+            messages=self._observation.messages,
             polls=self._transcript.polls,
             retries=self._retries,
         )
