@@ -9,9 +9,9 @@ a stream). Creating a run and submitting outputs each open the next source, so t
 `Sources.answered()` makes the request (asking for a stream or not: the one place that
 decides) and reads what it answers; a stream that drops, goes silent, or ends before
 requires_action or a terminal status hands over to `Sources.polling()` inside the source,
-which retrieves the run from its real status. Every
-wait is bounded by the run's time left: a stream that sends nothing is given up after the
-idle timeout, or once the run is past `expires_at`, whichever comes first.
+which retrieves the run from its real status. Every wait is bounded by the run's time left:
+a stream that sends nothing is given up after the idle timeout, or once the run is past
+`expires_at`, whichever comes first. Each retrieval is reported as a `RunPolled` event.
 """
 
 from __future__ import annotations
