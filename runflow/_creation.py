@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runflow._runstate import RunState
+from runflow._settings import DriverSettings
 from runflow._sources import Retrying, RunSource, Sources, primed
-from runflow.backends import EventStream, RunReply
+from runflow.backends import RunAnswer, RunReply
 from runflow.errors import (
     RateLimitedError,
     RequestRejectedError,
@@ -22,10 +23,8 @@ from runflow.errors import (
     ThreadBusyError,
     TransientError,
 )
-from runflow.journal import JournaledRun, RunLedger
-
-if TYPE_CHECKING:
-    from runflow._driver import DriverSettings
+from runflow.events import RunRequested, RunSink
+from runflow.journal import JournaledRun
 
 __all__ = ["RUN_KEY_METADATA", "Creation"]
 
@@ -42,7 +41,9 @@ class Creation:
     settings: DriverSettings
     state: RunState
     sources: Sources
-    ledger: RunLedger
+    key: str
+    """The client key the run is tagged with."""
+    events: RunSink
     retrying: Retrying
 
     async def reattach(self, entry: JournaledRun) -> RunSource:
@@ -65,14 +66,10 @@ class Creation:
         self, assistant_id: str, options: Mapping[str, Any], thread: Mapping[str, Any] | None
     ) -> RunSource:
         """Create the run; the source that observes it."""
-        key = self.ledger.key
+        key = self.key
         tagged = {**options, "metadata": {**(options.get("metadata") or {}), RUN_KEY_METADATA: key}}
-        await self.ledger.started(
-            assistant_id=assistant_id,
-            thread_id=None if thread is not None else self.state.thread_id,
-            options=options,
-            new_thread=thread,
-        )
+        thread_id = None if thread is not None else self.state.thread_id
+        await self.events.emit(RunRequested(key, assistant_id, thread_id, options, thread))
         try:
             return await self._source(assistant_id, tagged, thread)
         except ThreadBusyError as busy:
@@ -86,7 +83,7 @@ class Creation:
     async def _source(
         self, assistant_id: str, tagged: Mapping[str, Any], thread: Mapping[str, Any] | None
     ) -> RunSource:
-        backend, key = self.settings.backend, self.ledger.key
+        backend, key = self.settings.backend, self.key
 
         async def find_created(error: TransientError) -> RunReply | None:
             # A new thread is known once its `thread.created` event was seen.
@@ -94,32 +91,23 @@ class Creation:
 
         # A new thread has no id to look for its run under: only retry what surely did nothing.
         retry_if = _surely_not_carried_out if thread is not None else None
-        if self.settings.mode == "poll":
 
-            async def create() -> RunReply:
-                if thread is not None:
-                    return await backend.create_thread_and_run(
-                        assistant_id=assistant_id, thread=thread, options=tagged
-                    )
-                return await backend.create_run(
-                    thread_id=self.state.thread_id, assistant_id=assistant_id, options=tagged
-                )
-
-            reply = await self.retrying(create, recover=find_created, retry_if=retry_if)
-            return self.sources.polling(reply, created=True)
-
-        def open_stream() -> EventStream:
+        async def create(stream: bool) -> RunAnswer:
             if thread is not None:
-                return backend.create_thread_and_run_stream(
-                    assistant_id=assistant_id, thread=thread, options=tagged
+                return await backend.create_thread_and_run(
+                    assistant_id=assistant_id, thread=thread, options=tagged, stream=stream
                 )
-            return backend.create_run_stream(
-                thread_id=self.state.thread_id, assistant_id=assistant_id, options=tagged
+            return await backend.create_run(
+                thread_id=self.state.thread_id,
+                assistant_id=assistant_id,
+                options=tagged,
+                stream=stream,
             )
 
-        return await primed(
-            self.sources.streaming(open_stream, recover=find_created, retry_if=retry_if)
+        source = self.sources.answered(
+            create, recover=find_created, retry_if=retry_if, created=True
         )
+        return await primed(source)
 
     async def _own_run(self, busy: ThreadBusyError) -> RunReply | None:
         self.state.thread_id = self.state.thread_id or busy.thread_id
@@ -128,7 +116,7 @@ class Creation:
         except RequestRejectedError:
             return None  # gone already
         metadata = reply.run.metadata or {}
-        return reply if metadata.get(RUN_KEY_METADATA) == self.ledger.key else None
+        return reply if metadata.get(RUN_KEY_METADATA) == self.key else None
 
     async def _find_run_by_key(self, key: str) -> RunReply | None:
         runs = await self.settings.backend.list_runs(thread_id=self.state.thread_id)

@@ -8,14 +8,12 @@
 Streaming mode observes the event streams that creation and each submission answer with, so a
 run with k tool rounds costs exactly 1 + k requests; polling mode retrieves the run instead.
 Either way the source hands the loop snapshots, and the stream-or-poll difference stays in it.
+Creation (`_creation.py`) and submission (`_submission.py`) each return the next source;
+what each observation means (its events, its decision) is `_observation.py`'s.
 
-Every request survives transient failures (see `retry.py`), and the two that must not happen
-twice are idempotent in effect:
-
-- creation tags the run with a client key in its metadata; after an ambiguous failure the
-  driver looks for a run with that key on the thread before creating again;
-- submission, after an ambiguous failure, retrieves the run: if it has left requires_action
-  for those call ids, the outputs landed. A call id is dispatched at most once per driver.
+The loop reports only by emitting `RunEvent`s to the run's sinks (tracing, the journal, the
+caller's): it never names any of them. Every request survives transient failures (see
+`retry.py`); a call id is dispatched at most once per driver.
 """
 
 from __future__ import annotations
@@ -24,108 +22,105 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import anyio
-from anyio import CancelScope, CapacityLimiter
-from openai.types.beta.threads import Message, Run
-from openai.types.beta.threads.runs import RunStep
+from anyio import CancelScope
+from openai.types.beta.threads import Run
 
-from runflow._creation import RUN_KEY_METADATA, Creation
-from runflow._runs import snapshot, still_waiting_for
+from runflow._creation import Creation
+from runflow._observation import Observation
 from runflow._runstate import RunState
-from runflow._sources import Polled, RunSource, Seen, Sources, StreamEnded, primed
-from runflow.backends import Backend, EventStream, RunReply, ToolOutput
-from runflow.clock import Clock
-from runflow.deadline import Deadline
+from runflow._settings import DriverSettings
+from runflow._sinks import Fanout
+from runflow._sources import Polled, RunSource, Sources, StreamEnded
+from runflow._submission import Submission
 from runflow.dispatch import ToolCallRecord, ToolPolicyError, dispatch_batch
-from runflow.errors import (
-    ProtocolError,
-    RequestRejectedError,
-    StreamError,
-    TransientError,
-)
+from runflow.errors import ProtocolError, RequestRejectedError, TransientError
 from runflow.events import (
-    EventCallback,
-    MessageDelta,
-    OutputsSubmitted,
+    RunEnded,
     RunEvent,
-    StatusChanged,
+    RunPolled,
+    RunSink,
+    StepSeen,
     ToolCallFinished,
-    ToolCallStarted,
 )
 from runflow.instrumentation import RunObserver
-from runflow.journal import Journal, JournaledRun, RunLedger
+from runflow.journal import JournaledRun, RunLedger
 from runflow.lifecycle import (
     Abort,
     Decision,
     Dispatch,
     Finish,
     RunStatus,
-    ToolCallRequest,
     Wait,
-    decide,
 )
 from runflow.result import RunResult, status_of
-from runflow.retry import RetryPolicy, retrying
-from runflow.tools import ToolRegistry
+from runflow.retry import retrying
 
-__all__ = ["DEFAULT_STREAM_IDLE_TIMEOUT", "RUN_KEY_METADATA", "DriverSettings", "RunDriver"]
-
-DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
-"""Seconds a run's event stream may send nothing before runflow polls the run instead."""
+__all__ = ["RunDriver"]
 
 _log = logging.getLogger("runflow")
 _CANCEL_WAIT_SECONDS = 10.0
 
-Mode = Literal["stream", "poll"]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class DriverSettings:
-    backend: Backend
-    tools: ToolRegistry
-    clock: Clock
-    safety_margin: float
-    retry: RetryPolicy
-    thread_limiter: CapacityLimiter
-    mode: Mode
-    journal: Journal | None = None
-    stream_idle_timeout: float = DEFAULT_STREAM_IDLE_TIMEOUT
+class _Transcript:
+    """What the run did, for its `RunResult`: a sink of its own events."""
+
+    def __init__(self) -> None:
+        self.records: list[ToolCallRecord] = []
+        self.polls = 0
+
+    async def emit(self, event: RunEvent) -> None:
+        if isinstance(event, ToolCallFinished):
+            self.records.append(event.record)
+        elif isinstance(event, RunPolled):
+            self.polls += 1
 
 
 class RunDriver:
-    """Drives one run; one driver per run."""
+    """Drives one run; one driver per run.
+
+    Args:
+        observer: the instrumentation's sink of this run, first to see each event.
+        sinks: the caller's sinks (`on_event`, a `RunHandle`), after the journal.
+        key: the run's client key; a new one unless the run is resumed.
+    """
 
     def __init__(
         self,
         settings: DriverSettings,
         observer: RunObserver,
-        on_event: EventCallback | None,
+        sinks: Sequence[RunSink],
         thread_id: str | None,
+        *,
+        key: str | None = None,
     ) -> None:
         self._s = settings
-        self._observer = observer
-        self._on_event = on_event
         self._state = RunState(settings.clock, settings.safety_margin, thread_id or "")
+        self._ledger = RunLedger(settings.journal, key or uuid.uuid4().hex)
+        self._transcript = _Transcript()
+        journaled = () if settings.journal is None else (self._ledger,)
+        self._events = Fanout(
+            [observer, *journaled, self._transcript, *sinks], wants_steps=observer.wants_steps
+        )
         self._sources = Sources(
             settings.backend,
             self._state,
             self._retrying,
-            self._polled,
+            self._events,
+            settings.mode == "stream",
             settings.stream_idle_timeout,
         )
-        self._records: list[ToolCallRecord] = []
-        self._messages: list[Message] = []
-        self._answered: set[str] = set()
-        self._polls = 0
+        self._submission = Submission(
+            settings, self._state, self._sources, self._events, self._retrying
+        )
+        self._observation = Observation(
+            self._state, self._events, streaming=settings.mode == "stream"
+        )
         self._retries = 0
-        self._ledger = RunLedger(settings.journal, uuid.uuid4().hex)
-        self._journaled_run = False
-        """The run in the journal, named by the client key the run is tagged with."""
-        self._missed_events = settings.mode == "poll"
 
     @property
     def run(self) -> Run | None:
@@ -151,14 +146,16 @@ class RunDriver:
         return await self._guarded(lambda: creation.create(assistant_id, options, thread))
 
     async def resume(self, entry: JournaledRun) -> RunResult:
-        """Pick up a run a previous process left unfinished (see `runflow.journal`)."""
-        self._ledger = RunLedger(self._s.journal, entry.key)
+        """Pick up a run a previous process left unfinished (see `runflow.journal`); the
+        driver is made with the entry's key."""
         self._state.thread_id = entry.thread_id or ""
         creation = self._creation()
         return await self._guarded(lambda: creation.reattach(entry))
 
     def _creation(self) -> Creation:
-        return Creation(self._s, self._state, self._sources, self._ledger, self._retrying)
+        return Creation(
+            self._s, self._state, self._sources, self._ledger.key, self._events, self._retrying
+        )
 
     async def _guarded(self, first: Callable[[], Awaitable[RunSource]]) -> RunResult:
         try:
@@ -167,13 +164,16 @@ class RunDriver:
             # Whatever stops us (the caller's cancellation, an error), the server run must not
             # be left holding its thread until it expires.
             await self.cancel()
-            if self.run is not None and status_of(self.run).is_terminal:
-                await self._ledger.ended(self.run.status)
-            elif self.run is None and isinstance(exc, RequestRejectedError):
-                await self._ledger.ended("never_created")  # refused: nothing to resume
+            with CancelScope(shield=True):
+                await self._events.emit(self._ended(exc))
             raise
-        await self._ledger.ended(result.run.status)
+        await self._events.emit(RunEnded(result.run.id, result.status, result, None))
         return result
+
+    def _ended(self, error: BaseException) -> RunEnded:
+        if self.run is None:
+            return RunEnded("", None, None, error)
+        return RunEnded(self.run_id, status_of(self.run), self.partial_result(), error)
 
     async def _loop(self, source: RunSource) -> RunResult:
         """Observe, decide, act: until a decision finishes the run."""
@@ -181,13 +181,12 @@ class RunDriver:
             decision = await self._next_decision(source)
             if isinstance(decision, Abort):
                 raise ProtocolError(f"run {self.run_id}: {decision.reason}")
-            if isinstance(decision, Dispatch):
-                outcome = await self._dispatch_and_submit(decision)
-                if isinstance(outcome, Finish):
-                    break
-                source = outcome
-            else:
+            if not isinstance(decision, Dispatch):
                 break
+            outcome = await self._round(decision)
+            if isinstance(outcome, Finish):
+                break
+            source = outcome
         return await self._result()
 
     async def _next_decision(self, source: RunSource) -> Decision:
@@ -195,8 +194,7 @@ class RunDriver:
         decision: Decision = Wait()
         async with aclosing(source) as observations:
             async for seen in observations:
-                observed = self._observe(seen)
-                await self._journal_created()
+                observed = await self._observation.see(seen)
                 if not isinstance(observed, Wait):
                     decision = observed
                 settled = isinstance(seen, Polled | StreamEnded)
@@ -210,161 +208,52 @@ class RunDriver:
 
     # -- observing -----------------------------------------------------------------------
 
-    def _observe(self, seen: Seen) -> Decision:
-        if isinstance(seen, Polled):
-            self._missed_events = True
-            return self._observe_run(seen.run, created=seen.created)
-        if isinstance(seen, StreamEnded):
-            return Wait()
-        event = seen
-        if event.event == "error":
-            raise StreamError(f"the service sent an error event: {event.data.message}")
-        if event.event == "thread.created":
-            self._state.thread_id = event.data.id
-        elif event.event == "thread.message.delta":
-            for part in event.data.delta.content or ():
-                if part.type == "text" and part.text is not None and part.text.value:
-                    self._emit(MessageDelta(self.run_id, event.data.id, part.text.value))
-        elif event.event == "thread.message.completed":
-            self._messages.append(event.data)
-        elif isinstance(event.data, RunStep):
-            self._observer.step_changed(event.data)
-        elif isinstance(event.data, Run):
-            return self._observe_run(event.data, created=event.event == "thread.run.created")
-        return Wait()
-
-    def _observe_run(self, run: Run, *, created: bool = False) -> Decision:
-        previous = self._state.record(run, created=created)
-        status = status_of(run)
-        if status is not previous:
-            now = self._s.clock.now()
-            self._observer.status_changed(run, previous, status, now)
-            self._emit(StatusChanged(run.id, previous, status, now))
-        decision = decide(snapshot(run, status))
-        if isinstance(decision, Dispatch):
-            return self._unanswered(decision.tool_calls)
-        return decision
-
-    def _unanswered(self, calls: Sequence[ToolCallRequest]) -> Dispatch | Wait:
-        """The calls not dispatched yet, each id once (a repeated id is the service's mistake:
-        its handler runs once and one output is submitted for it)."""
-        fresh: dict[str, ToolCallRequest] = {}
-        for call in calls:
-            if call.id in fresh:
-                _log.warning(
-                    "run %s names tool call %s twice; running it once", self.run_id, call.id
-                )
-            elif call.id not in self._answered:
-                fresh[call.id] = call
-        return Dispatch(list(fresh.values())) if fresh else Wait()
-
-    def _polled(self) -> None:
-        self._polls += 1
-        self._observer.polled()
-
     async def _report_steps(self) -> None:
-        """Without a stream, run steps are seen only by asking (when someone wants them)."""
-        if not self._observer.wants_steps:
+        """Without a stream, run steps are seen only by asking (when a sink wants them)."""
+        if not self._events.wants_steps:
             return
         steps = await self._retrying(
             lambda: self._s.backend.list_run_steps(thread_id=self.thread_id, run_id=self.run_id)
         )
         for step in steps:
-            self._observer.step_changed(step)
-
-    async def _journal_created(self) -> None:
-        """Journal the run's id (and its thread's) as soon as they are known, once."""
-        if self.run is not None and not self._journaled_run:
-            self._journaled_run = True
-            await self._ledger.created(self.run.id, self.thread_id)
+            await self._events.emit(StepSeen(self.run_id, step))
 
     # -- tool calls ----------------------------------------------------------------------
 
-    async def _dispatch_and_submit(self, decision: Dispatch) -> RunSource | Finish:
-        deadline = self._state.deadline()
-        self._answered.update(call.id for call in decision.tool_calls)
-        run = self._current_run()
-        call_ids = [call.id for call in decision.tool_calls]
-        journaled = await self._ledger.replayed(run.id, call_ids, self._s.clock.now())
+    async def _round(self, decision: Dispatch) -> RunSource | Finish:
+        """One tool round: the calls' outputs (from the journal, or their handlers), then
+        their submission; the source after it, or the run's end if a tool's policy ends it."""
+        deadline = self._state.deadline()  # once per round: dispatch and submission share it
+        calls = decision.tool_calls
+        self._observation.answered.update(call.id for call in calls)
+        run_id, now = self.run_id, self._s.clock.now()
+        journaled = await self._ledger.replayed(run_id, [call.id for call in calls], now)
         for record in journaled.values():
-            self._call_finished(record)
-        fresh = [call for call in decision.tool_calls if call.id not in journaled]
+            await self._events.emit(ToolCallFinished(run_id, record))
         try:
             records = await dispatch_batch(
-                fresh,
+                [call for call in calls if call.id not in journaled],
                 self._s.tools,
                 clock=self._s.clock,
                 deadline=deadline,
                 thread_limiter=self._s.thread_limiter,
-                on_start=self._call_started,
-                on_finish=self._call_finished,
-                trace_call=lambda call: self._observer.tool_call(call, run),
-                keep=lambda record: self._ledger.recorded(run.id, record),
-                run_id=run.id,
+                events=self._events,
+                run_id=run_id,
                 thread_id=self.thread_id,
             )
         except ToolPolicyError as stop:
-            if stop.policy == "fail":
-                raise  # `_guarded` cancels the run; the caller gets the error
-            _log.info("run %s: %s; cancelling the run", run.id, stop)
-            await self.cancel()
-            ended = status_of(self._current_run())
-            if not ended.is_terminal:
-                raise  # the run could not be cancelled: say why it was to be
-            return Finish(ended)
-        return await self._submit([*journaled.values(), *records], deadline)
+            return await self._stopped_by_policy(stop)
+        return await self._submission.submit([*journaled.values(), *records], deadline)
 
-    async def _submit(
-        self, records: Sequence[ToolCallRecord], deadline: Deadline | None
-    ) -> RunSource:
-        """Submit the outputs of one round; the source that observes the run after it."""
-        now = self._s.clock.now()
-        call_ids = [record.call_id for record in records]
-        time_left = None if deadline is None else deadline.until_expiry(now)
-        expires_at = None if deadline is None else deadline.expires_at
-        self._emit(OutputsSubmitted(self.run_id, call_ids, time_left, expires_at, now))
-        outputs: list[ToolOutput] = [
-            {"tool_call_id": record.call_id, "output": record.output} for record in records
-        ]
-        backend, thread_id, run_id = self._s.backend, self.thread_id, self.run_id
-        opening = self._observer.submission(self._current_run(), call_ids, time_left)
-        stop_by = self._state.expiry()
-
-        async def landed(error: TransientError) -> RunReply | None:
-            reply = await self._sources.retrieve()
-            return None if still_waiting_for(reply.run, call_ids) else reply
-
-        if self._s.mode == "stream":
-
-            def open_stream() -> EventStream:
-                return backend.submit_tool_outputs_stream(
-                    thread_id=thread_id, run_id=run_id, tool_outputs=outputs
-                )
-
-            return await primed(
-                self._sources.streaming(
-                    open_stream, recover=landed, opening=opening, stop_by=stop_by, call_ids=call_ids
-                )
-            )
-
-        async def submit() -> RunReply:
-            return await backend.submit_tool_outputs(
-                thread_id=thread_id, run_id=run_id, tool_outputs=outputs
-            )
-
-        try:
-            with opening:
-                reply = await self._retrying(submit, recover=landed, stop_by=stop_by)
-        except RequestRejectedError as rejected:
-            return await self._sources.after_rejection(rejected, call_ids)
-        return self._sources.polling(reply)
-
-    def _call_started(self, call: ToolCallRequest) -> None:
-        self._emit(ToolCallStarted(self.run_id, call, self._s.clock.now()))
-
-    def _call_finished(self, record: ToolCallRecord) -> None:
-        self._records.append(record)
-        self._emit(ToolCallFinished(self.run_id, record))
+    async def _stopped_by_policy(self, stop: ToolPolicyError) -> Finish:
+        if stop.policy == "fail":
+            raise stop  # `_guarded` cancels the run; the caller gets the error
+        _log.info("run %s: %s; cancelling the run", self.run_id, stop)
+        await self.cancel()
+        ended = status_of(self._state.current())
+        if not ended.is_terminal:
+            raise stop  # the run could not be cancelled: say why it was to be
+        return Finish(ended)
 
     # -- ending --------------------------------------------------------------------------
 
@@ -393,16 +282,16 @@ class RunDriver:
             refused = exc  # most often: the run has just ended by itself (expired...)
         async with aclosing(self._sources.polling(None)) as polled:
             async for seen in polled:
-                self._observe(seen)
-                if status_of(self._current_run()).is_terminal:
+                await self._observation.see(seen)
+                if status_of(self._state.current()).is_terminal:
                     return
                 if refused is not None:
                     raise refused
 
     async def _result(self) -> RunResult:
-        run = self._current_run()
-        if self._missed_events and status_of(run) is RunStatus.COMPLETED:
-            self._messages = await self._retrying(
+        run = self._state.current()
+        if self._observation.missed_events and status_of(run) is RunStatus.COMPLETED:
+            self._observation.messages = await self._retrying(
                 lambda: self._s.backend.list_run_messages(thread_id=self.thread_id, run_id=run.id)
             )
         return self.partial_result()
@@ -410,14 +299,12 @@ class RunDriver:
     def partial_result(self) -> RunResult:
         """What is known of the run now (its messages only as far as they were streamed)."""
         return RunResult(
-            run=self._current_run(),
-            tool_calls=self._records,
-            messages=self._messages,
-            polls=self._polls,
+            run=self._state.current(),
+            tool_calls=self._transcript.records,
+            messages=self._observation.messages,
+            polls=self._transcript.polls,
             retries=self._retries,
         )
-
-    # -- helpers -------------------------------------------------------------------------
 
     async def _retrying(
         self,
@@ -440,15 +327,3 @@ class RunDriver:
             retry_if=retry_if,
             on_retry=count,
         )
-
-    def _current_run(self) -> Run:
-        return self._state.current()
-
-    def _emit(self, event: RunEvent) -> None:
-        """Report progress; a callback that raises is logged, it never breaks the run."""
-        if self._on_event is None:
-            return
-        try:
-            self._on_event(event)
-        except Exception:
-            _log.exception("the on_event callback raised on %s", type(event).__name__)

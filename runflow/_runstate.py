@@ -66,8 +66,7 @@ class RunState:
 
     def expiry(self) -> float | None:
         """Local clock time of `expires_at` (no safety margin), or None."""
-        deadline = self._deadline
-        return None if deadline is None else deadline.submit_by + deadline.safety_margin
+        return None if self._deadline is None else self._deadline.expiry
 
     def _compute_deadline(self, run: Run) -> Deadline | None:
         if run.expires_at is None:

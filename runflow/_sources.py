@@ -6,18 +6,19 @@ a stream). Creating a run and submitting outputs each open the next source, so t
     async for seen in source:
         decision = observe(seen)   # -> lifecycle.decide
 
-`Sources.streaming()` reads the events a request answers with; a stream that drops, goes
-silent, or ends before requires_action or a terminal status hands over to
-`Sources.polling()` inside the source, which retrieves the run from its real status. Every
-wait is bounded by the run's time left: a stream that sends nothing is given up after the
-idle timeout, or once the run is past `expires_at`, whichever comes first.
+`Sources.answered()` makes the request (asking for a stream or not: the one place that
+decides) and reads what it answers; a stream that drops, goes silent, or ends before
+requires_action or a terminal status hands over to `Sources.polling()` inside the source,
+which retrieves the run from its real status. Every wait is bounded by the run's time left:
+a stream that sends nothing is given up after the idle timeout, or once the run is past
+`expires_at`, whichever comes first. Each retrieval is reported as a `RunPolled` event.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager, AsyncExitStack, aclosing, nullcontext
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing, nullcontext
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -26,7 +27,7 @@ from openai.types.beta.threads import Run
 
 from runflow._runs import still_waiting_for
 from runflow._runstate import RunState
-from runflow.backends import Backend, EventStream, RunReply
+from runflow.backends import Backend, RunAnswer, RunReply
 from runflow.clock import deadline_scope
 from runflow.errors import (
     ConnectionLostError,
@@ -35,6 +36,7 @@ from runflow.errors import (
     StreamError,
     TransientError,
 )
+from runflow.events import RunPolled, RunSink
 from runflow.result import status_of
 
 __all__ = ["Polled", "RunSource", "Seen", "Sources", "StreamEnded", "primed"]
@@ -45,9 +47,12 @@ _MAX_POLL = 1.0
 _EXPIRED_GRACE = 1.0
 """Seconds a stream is still waited for past `expires_at` (the service's own expiry sweep)."""
 
+_NOTHING_AROUND: AbstractAsyncContextManager[None] = nullcontext()
 T = TypeVar("T")
 Recover = Callable[[TransientError], Awaitable[RunReply | None]]
 """Looks for the effect of a request whose answer was lost: the run it produced, or None."""
+Request = Callable[[bool], Awaitable[RunAnswer]]
+"""Makes one request that creates or advances the run, asking for a stream or not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +85,6 @@ class Retrying(Protocol):
     ) -> T: ...
 
 
-@dataclass(frozen=True)
-class _Opened:
-    """A stream opened, or (after an ambiguous failure) the run its request had produced."""
-
-    events: AsyncIterator[AssistantStreamEvent] | None = None
-    reply: RunReply | None = None
-
-
 @dataclass
 class Sources:
     """Opens the sources of one run (one per driver, sharing its `RunState`)."""
@@ -95,7 +92,9 @@ class Sources:
     backend: Backend
     state: RunState
     retrying: Retrying
-    on_poll: Callable[[], None]
+    events: RunSink
+    stream: bool
+    """Whether requests ask for event streams (else the run is polled after each)."""
     stream_idle_timeout: float
 
     async def polling(self, reply: RunReply | None, *, created: bool = False) -> RunSource:
@@ -113,32 +112,34 @@ class Sources:
                 await self._sleep(pause)
                 pause = reply.poll_after if reply.poll_after is not None else wait
             reply = await self.retrying(self.retrieve)
-            self.on_poll()
+            await self.events.emit(RunPolled(self.state.run_id, self.state.clock.now()))
 
-    async def streaming(
+    async def answered(
         self,
-        open_stream: Callable[[], EventStream],
+        request: Request,
         *,
         recover: Recover,
         retry_if: Callable[[TransientError], bool] | None = None,
-        opening: AbstractContextManager[None] | None = None,
+        opening: AbstractAsyncContextManager[None] | None = None,
         stop_by: float | None = None,
         call_ids: Sequence[str] = (),
+        created: bool = False,
     ) -> RunSource:
-        """The events of the stream `open_stream` opens (retrying), then, if the stream did
-        not show the run needing something or ending, the run polled.
+        """What follows the answer to `request` (made here, retrying, streamed or not): the
+        events of its stream, then, if they did not show the run needing something or ending,
+        the run polled; or the run it answered, then polled.
 
-        `opening` is entered around the request that opens the stream; `call_ids` are the
-        calls it submits outputs for, if it does."""
+        `opening` is entered around the request; `call_ids` are the calls it submits outputs
+        for, if it does; `created` tells that it creates the run."""
         then: RunSource | None = None
         try:
             async with AsyncExitStack() as stack:
-                opening = opening or nullcontext()
-                opened = await self._open(stack, open_stream, recover, retry_if, opening, stop_by)
-                if opened.events is None:
-                    then = self.polling(opened.reply)
+                answer = await self._ask(stack, request, recover, retry_if, opening, stop_by)
+                if isinstance(answer, RunReply):
+                    # Streaming, a run is answered only when found after an ambiguous failure.
+                    then = self.polling(answer, created=created and not self.stream)
                 else:
-                    iterator = aiter(opened.events)
+                    iterator = aiter(answer)
                     while (event := await self._next_event(iterator)) is not None:
                         yield event
         except RequestRejectedError as rejected:
@@ -160,30 +161,31 @@ class Sources:
         run_id = run_id or self.state.run_id
         return await self.backend.retrieve_run(thread_id=self.state.thread_id, run_id=run_id)
 
-    async def _open(
+    async def _ask(
         self,
         stack: AsyncExitStack,
-        open_stream: Callable[[], EventStream],
+        request: Request,
         recover: Recover,
         retry_if: Callable[[TransientError], bool] | None,
-        opening: AbstractContextManager[None],
+        opening: AbstractAsyncContextManager[None] | None,
         stop_by: float | None,
-    ) -> _Opened:
-        async def attempt() -> _Opened:
+    ) -> RunAnswer:
+        """The answer to `request`, retried; a stream it opens is closed with `stack`."""
+
+        async def attempt() -> RunAnswer:
+            if not self.stream:
+                return await request(False)
             with deadline_scope(self.state.clock, self._wait_limit()) or nullcontext():
-                return _Opened(events=await stack.enter_async_context(open_stream()))
+                answer = await request(True)
+                if not isinstance(answer, RunReply):
+                    stack.push_async_callback(answer.aclose)
+                return answer
             raise ConnectionLostError(
                 f"no answer to the request in {self.stream_idle_timeout:g}s or the run's time left"
             )
 
-        async def recovered(error: TransientError) -> _Opened | None:
-            reply = await recover(error)
-            return None if reply is None else _Opened(reply=reply)
-
-        with opening:
-            return await self.retrying(
-                attempt, recover=recovered, retry_if=retry_if, stop_by=stop_by
-            )
+        async with opening or _NOTHING_AROUND:
+            return await self.retrying(attempt, recover=recover, retry_if=retry_if, stop_by=stop_by)
 
     async def _next_event(
         self, iterator: AsyncIterator[AssistantStreamEvent]

@@ -47,13 +47,18 @@ class Deadline:
         submit_by = local_time + time_left_on_server - safety_margin
         return cls(expires_at=expires_at, submit_by=submit_by, safety_margin=safety_margin)
 
+    @property
+    def expiry(self) -> float:
+        """Local clock time of `expires_at` itself (the safety margin not taken off)."""
+        return self.submit_by + self.safety_margin
+
     def time_left(self, now: float) -> float:
         """Seconds from local time `now` until the submission must start (may be negative)."""
         return self.submit_by - now
 
     def until_expiry(self, now: float) -> float:
         """Seconds from local time `now` until the run expires (the margin included)."""
-        return self.submit_by + self.safety_margin - now
+        return self.expiry - now
 
     def handler_stop_at(self, now: float, timeout: float | None) -> float:
         """Local time at which a handler started at `now` with its own `timeout` must stop."""

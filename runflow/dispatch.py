@@ -18,28 +18,31 @@ When a handler fails (`handler_error` or `timeout`; the model's own mistakes alw
 the model) and its tool's `on_error` policy is `fail` or `cancel`, the batch still finishes,
 then `dispatch_batch` raises `ToolPolicyError` with every record: the caller decides what
 happens to the run.
+
+Each call is reported to the run's sink (`runflow.events`), from the task that runs it:
+`ToolCallStarted`, then `ToolCallFinished` (awaited: the journal has the output before the
+batch returns) or `ToolCallAbandoned` if the call is cancelled.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
-from anyio import CapacityLimiter
+from anyio import CancelScope, CapacityLimiter
 
 from runflow.clock import Clock, deadline_scope
 from runflow.deadline import Deadline
 from runflow.errors import ToolCallError, ToolPolicyError
+from runflow.events import RunSink, ToolCallAbandoned, ToolCallFinished, ToolCallStarted
 from runflow.lifecycle import ToolCallRequest
 from runflow.tools import ErrorPolicy, Tool, ToolContext, ToolRegistry, serialize_output
 
 __all__ = [
-    "UNTRACED",
-    "ToolCallObserver",
     "ToolCallRecord",
     "ToolFailure",
     "ToolPolicyError",
@@ -81,30 +84,6 @@ class ToolCallRecord:
         return self.error is None
 
 
-CallObserver = Callable[[ToolCallRequest], None]
-RecordObserver = Callable[[ToolCallRecord], None]
-RecordKeeper = Callable[[ToolCallRecord], Awaitable[None]]
-
-
-class ToolCallObserver(Protocol):
-    def finished(self, record: ToolCallRecord) -> None:
-        """The call produced its output (a result or an error output)."""
-        ...
-
-
-CallTracer = Callable[[ToolCallRequest], AbstractContextManager[ToolCallObserver]]
-
-
-class _Untraced:
-    """The observer of a call nobody traces."""
-
-    def finished(self, record: ToolCallRecord) -> None:
-        pass
-
-
-UNTRACED = _Untraced()
-
-
 @dataclass(frozen=True)
 class _Batch:
     """What every call of a batch shares."""
@@ -113,6 +92,7 @@ class _Batch:
     clock: Clock
     deadline: Deadline | None
     thread_limiter: CapacityLimiter | None
+    events: RunSink | None
     run_id: str
     thread_id: str
 
@@ -124,36 +104,24 @@ async def dispatch_batch(
     clock: Clock,
     deadline: Deadline | None,
     thread_limiter: CapacityLimiter | None = None,
-    on_start: CallObserver | None = None,
-    on_finish: RecordObserver | None = None,
-    trace_call: CallTracer | None = None,
-    keep: RecordKeeper | None = None,
+    events: RunSink | None = None,
     run_id: str = "",
     thread_id: str = "",
 ) -> list[ToolCallRecord]:
     """Execute `calls` concurrently; return one record per call, in the order of `calls`.
 
-    `trace_call(call)` is entered around each call, in the task that executes it. `keep` is
-    awaited with each record as soon as its handler returns (the journal writes it there).
-    `run_id` and `thread_id` reach the handlers that ask for a `ToolContext`.
+    `events` is told of each call, in the task that executes it (see the module docstring).
+    `run_id` and `thread_id` name the run in those events and reach the handlers that ask for
+    a `ToolContext`.
 
     Raises:
         ToolPolicyError: A handler failed and its tool's policy is `fail` or `cancel`.
     """
-    batch = _Batch(registry, clock, deadline, thread_limiter, run_id, thread_id)
+    batch = _Batch(registry, clock, deadline, thread_limiter, events, run_id, thread_id)
     records: list[ToolCallRecord | None] = [None] * len(calls)
 
     async def execute(index: int, call: ToolCallRequest) -> None:
-        if on_start is not None:
-            on_start(call)
-        with trace_call(call) if trace_call else nullcontext(UNTRACED) as traced:
-            record = await _execute_one(call, batch)
-            traced.finished(record)
-        if keep is not None:
-            await keep(record)
-        records[index] = record
-        if on_finish is not None:
-            on_finish(record)
+        records[index] = await _reported(call, batch)
 
     if len(calls) == 1:
         await execute(0, calls[0])  # nothing to run beside it: no task group to pay for
@@ -178,6 +146,22 @@ def truncate_output(text: str, limit: int) -> str:
         if len(text) - keep == omitted:
             return text[:keep] + marker
         omitted = len(text) - keep
+
+
+async def _reported(call: ToolCallRequest, batch: _Batch) -> ToolCallRecord:
+    """Execute one call, telling the batch's sink of it."""
+    events, run_id = batch.events, batch.run_id
+    if events is None:
+        return await _execute_one(call, batch)
+    await events.emit(ToolCallStarted(run_id, call, batch.clock.now()))
+    try:
+        record = await _execute_one(call, batch)
+    except BaseException as exc:
+        with CancelScope(shield=True):
+            await events.emit(ToolCallAbandoned(run_id, call, exc))
+        raise
+    await events.emit(ToolCallFinished(run_id, record))
+    return record
 
 
 async def _execute_one(call: ToolCallRequest, batch: _Batch) -> ToolCallRecord:

@@ -1,25 +1,87 @@
-"""What a Runner reports while it drives a run, for services that show progress to their users.
+"""Everything a Runner does with a run, as one stream of events, and the sinks that consume it.
 
-Pass `on_event=` to `Runner.run` to receive them as they happen, in order.
+The loop and the tool dispatch report only by emitting `RunEvent`s; tracing, the journal,
+`on_event` callbacks and `RunHandle.events()` are sinks of that one stream. In the order a run
+with one tool round emits them::
+
+    RunRequested          the run is about to be created (its client key, its parameters)
+    RunCreated            the service created it: its id is known
+    StatusChanged         queued, in_progress, requires_action...
+    StepSeen              a run step was created or changed
+    MessageDelta          a piece of the assistant's text (streaming only)
+    RunPolled             the run was retrieved to learn its status (polling)
+    ToolCallStarted       a handler starts (in the task that runs it)
+    ToolCallFinished      its output is known (a result or an error output)
+    ToolCallAbandoned     or: the call was stopped before it had an output
+    OutputsSubmitted      the submission request starts, `time_left` before `expires_at`
+    SubmissionEnded       it was answered (or failed)
+    RunEnded              runflow is done with the run
+
+A sink's `emit` is awaited, in order, before the loop goes on: that is how the journal keeps
+its guarantee (an output is durable before it is submitted: `ToolCallFinished` is emitted, and
+the journal has written it, before `OutputsSubmitted`). Tool call events come from the task
+that runs the handler, so a sink may make something current around it (tracing makes the tool
+span current there). Pass `on_event=` to `Runner.run` to receive the events as they happen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
-from runflow.dispatch import ToolCallRecord
+from openai.types.beta.threads import Run
+from openai.types.beta.threads.runs import RunStep
+
 from runflow.lifecycle import RunStatus, ToolCallRequest
+
+if TYPE_CHECKING:
+    from runflow.dispatch import ToolCallRecord
+    from runflow.result import RunResult
 
 __all__ = [
     "EventCallback",
     "MessageDelta",
     "OutputsSubmitted",
+    "RunCreated",
+    "RunEnded",
     "RunEvent",
+    "RunPolled",
+    "RunRequested",
+    "RunSink",
     "StatusChanged",
+    "StepSeen",
+    "SubmissionEnded",
+    "ToolCallAbandoned",
     "ToolCallFinished",
     "ToolCallStarted",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequested:
+    """The run is about to be created (before the create request), tagged with `key`."""
+
+    key: str
+    """The client key the run carries in its metadata (see `runflow.journal`)."""
+    assistant_id: str
+    thread_id: str | None
+    """None when the run creates its own thread."""
+    options: Mapping[str, Any]
+    new_thread: Mapping[str, Any] | None
+    """The `thread` parameters when the run creates its own thread."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunCreated:
+    """The run's id is known: the first snapshot of it seen (after `resume()` too)."""
+
+    run: Run
+    at: float
+
+    @property
+    def run_id(self) -> str:
+        return self.run.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +91,25 @@ class StatusChanged:
     run_id: str
     previous: RunStatus | None
     status: RunStatus
+    at: float
+    run: Run = field(repr=False, compare=False)
+    """The snapshot the new status was seen in."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepSeen:
+    """A run step was created or changed (streamed, or listed after a poll when a sink wants
+    steps)."""
+
+    run_id: str
+    step: RunStep
+
+
+@dataclass(frozen=True, slots=True)
+class RunPolled:
+    """The run was retrieved once to learn its status."""
+
+    run_id: str
     at: float
 
 
@@ -41,8 +122,20 @@ class ToolCallStarted:
 
 @dataclass(frozen=True, slots=True)
 class ToolCallFinished:
+    """The call has its output (a result or an error output); also for an output the journal
+    had, submitted without running the handler again."""
+
     run_id: str
     record: ToolCallRecord
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallAbandoned:
+    """The call was stopped before it had an output (the run was cancelled); no output."""
+
+    run_id: str
+    call: ToolCallRequest
+    error: BaseException
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +152,17 @@ class OutputsSubmitted:
 
 
 @dataclass(frozen=True, slots=True)
+class SubmissionEnded:
+    """The submission request was answered (`error` None), or failed with `error` (the run
+    may still go on: a refusal after the outputs had landed)."""
+
+    run_id: str
+    tool_call_ids: Sequence[str]
+    error: BaseException | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class MessageDelta:
     """A piece of the assistant's message text, as it streams in."""
 
@@ -67,5 +171,40 @@ class MessageDelta:
     text: str
 
 
-RunEvent = StatusChanged | ToolCallStarted | ToolCallFinished | OutputsSubmitted | MessageDelta
+@dataclass(frozen=True, slots=True)
+class RunEnded:
+    """runflow is done with the run: it reached `status`, or driving it stopped with `error`.
+
+    `status` and `result` are None when the run was never created; `result` is what is known
+    of the run (partial when `error` is set)."""
+
+    run_id: str
+    status: RunStatus | None
+    result: RunResult | None
+    error: BaseException | None
+
+
+RunEvent = (
+    RunRequested
+    | RunCreated
+    | StatusChanged
+    | StepSeen
+    | RunPolled
+    | ToolCallStarted
+    | ToolCallFinished
+    | ToolCallAbandoned
+    | OutputsSubmitted
+    | SubmissionEnded
+    | MessageDelta
+    | RunEnded
+)
 EventCallback = Callable[[RunEvent], None]
+"""An `on_event` callback; one that raises is logged, it never breaks the run."""
+
+
+class RunSink(Protocol):
+    """A consumer of one run's events."""
+
+    async def emit(self, event: RunEvent) -> None:
+        """Take `event`; awaited before the run goes on (a sink that raises stops the run)."""
+        ...

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
 from anyio import CancelScope
+from anyio.abc import TaskGroup
 
-from runflow._driver import RunDriver
 from runflow.errors import RunCancelledError
-from runflow.events import RunEvent
+from runflow.events import RunCreated, RunEnded, RunEvent, RunSink
 from runflow.result import RunResult
 
-__all__ = ["DriverSlot", "RunHandle"]
-
-
-class DriverSlot:
-    """Where a background run keeps its current driver, to report what it did if cancelled."""
-
-    driver: RunDriver | None = None
-
-    def partial_result(self) -> RunResult | None:
-        driver = self.driver
-        if driver is None or driver.run is None:
-            return None
-        return driver.partial_result()
+__all__ = ["RunHandle"]
 
 
 class RunHandle:
@@ -38,13 +26,26 @@ class RunHandle:
         self._error: BaseException | None = None
         self._scope = CancelScope()
         """Entered by the task that drives the run; cancelling it before then works too."""
-        self._slot = DriverSlot()
+        self._run_id: str | None = None
+        self._last_known: RunResult | None = None
+        """What the run's last `RunEnded` knew of it (what a cancelled run ended as)."""
+
+    @classmethod
+    def start(
+        cls, group: TaskGroup, execute: Callable[[RunSink], Awaitable[RunResult]]
+    ) -> RunHandle:
+        """A handle on the run `execute` drives in `group`, started now (`Runner.start()`).
+
+        `execute` is given the sink of the run's events that `events()` replays; what it
+        returns or raises is what `result()` gives."""
+        handle = cls()
+        group.start_soon(handle._follow, execute)
+        return handle
 
     @property
     def run_id(self) -> str | None:
         """The run's id, once the service has created it."""
-        driver = self._slot.driver
-        return None if driver is None or driver.run is None else driver.run.id
+        return self._run_id
 
     @property
     def done(self) -> bool:
@@ -81,7 +82,22 @@ class RunHandle:
                 return
             await self._changed.wait()
 
+    async def _follow(self, execute: Callable[[RunSink], Awaitable[RunResult]]) -> None:
+        result: RunResult | None = None
+        error: Exception | None = None
+        try:
+            with self._scope:
+                result = await execute(_Feed(self))
+        except Exception as exc:  # the run's failure is the handle's to report, not the group's
+            error = exc
+        finally:  # cancelled (by the handle or the runner's own scope): what the run became
+            self._finish(result or self._last_known, error)
+
     def _push(self, event: RunEvent) -> None:
+        if isinstance(event, RunCreated):
+            self._run_id = event.run_id
+        elif isinstance(event, RunEnded):
+            self._last_known = event.result
         self._events.append(event)
         self._changed.set()
         self._changed = anyio.Event()
@@ -92,3 +108,13 @@ class RunHandle:
         self._result, self._error = result, error
         self._done.set()
         self._changed.set()
+
+
+class _Feed:
+    """The sink that feeds a handle's `events()`."""
+
+    def __init__(self, handle: RunHandle) -> None:
+        self._handle = handle
+
+    async def emit(self, event: RunEvent) -> None:
+        self._handle._push(event)

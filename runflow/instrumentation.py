@@ -1,9 +1,11 @@
-"""The hooks a Runner calls while it drives a run, for tracing and metrics.
+"""The hooks a Runner gives tracing and metrics: one context around each run, and its events.
 
-Tracing wraps the loop instead of being sprinkled through it: the Runner opens one
-`Instrumentation.run()` context per run and, inside it, one `tool_call()` context around each
-handler (so spans a handler makes nest under its tool span) and one `submission()` context
-around each submission request. Everything else is a plain notification.
+Tracing wraps the loop instead of being sprinkled through it: the Runner enters one
+`Instrumentation.run()` context per run, around everything it does for that run, and the
+`RunObserver` it gives is one more sink of the run's events (`runflow.events`). The loop never
+names tracing: a tool call's span is opened on `ToolCallStarted` (emitted in the task that
+runs the handler, so spans the handler makes nest under it) and closed on `ToolCallFinished`
+or `ToolCallAbandoned`; a submission's span lasts from `OutputsSubmitted` to `SubmissionEnded`.
 
 `runflow.tracing.OpenTelemetryInstrumentation` is the implementation runflow ships;
 `NoInstrumentation` does nothing.
@@ -11,27 +13,14 @@ around each submission request. Everything else is a plain notification.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from openai.types.beta.threads import Run
-from openai.types.beta.threads.runs import RunStep
+from runflow.events import RunEvent, RunSink
 
-from runflow.dispatch import UNTRACED, ToolCallObserver
-from runflow.lifecycle import RunStatus, ToolCallRequest
-
-if TYPE_CHECKING:
-    from runflow.result import RunResult
-
-__all__ = [
-    "Instrumentation",
-    "NoInstrumentation",
-    "RunInfo",
-    "RunObserver",
-    "ToolCallObserver",
-]
+__all__ = ["Instrumentation", "NoInstrumentation", "RunInfo", "RunObserver"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,38 +39,12 @@ class RunInfo:
     """The assistant's name when the caller gave it (traces name the run span after it)."""
 
 
-class RunObserver(Protocol):
+class RunObserver(RunSink, Protocol):
+    """The sink of one run's events that an `Instrumentation` gives for it."""
+
     @property
     def wants_steps(self) -> bool:
         """Whether run steps are worth a request when they do not stream in (polling)."""
-        ...
-
-    def status_changed(
-        self, run: Run, previous: RunStatus | None, status: RunStatus, at: float
-    ) -> None: ...
-
-    def step_changed(self, step: RunStep) -> None:
-        """A run step was created or changed (streamed `thread.run.step.*` events)."""
-        ...
-
-    def polled(self) -> None:
-        """The run was retrieved once to learn its status."""
-        ...
-
-    def tool_call(
-        self, call: ToolCallRequest, run: Run
-    ) -> AbstractContextManager[ToolCallObserver]:
-        """Entered around the execution of one tool call, in the task that runs it."""
-        ...
-
-    def submission(
-        self, run: Run, tool_call_ids: Sequence[str], time_left: float | None
-    ) -> AbstractContextManager[None]:
-        """Entered around one submit_tool_outputs request."""
-        ...
-
-    def finished(self, result: RunResult) -> None:
-        """The run reached a terminal status (called inside the run context)."""
         ...
 
 
@@ -95,28 +58,7 @@ class Instrumentation(Protocol):
 class _NoRunObserver:
     wants_steps = False
 
-    def status_changed(
-        self, run: Run, previous: RunStatus | None, status: RunStatus, at: float
-    ) -> None:
-        pass
-
-    def step_changed(self, step: RunStep) -> None:
-        pass
-
-    def polled(self) -> None:
-        pass
-
-    @contextmanager
-    def tool_call(self, call: ToolCallRequest, run: Run) -> Iterator[ToolCallObserver]:
-        yield UNTRACED
-
-    @contextmanager
-    def submission(
-        self, run: Run, tool_call_ids: Sequence[str], time_left: float | None
-    ) -> Iterator[None]:
-        yield
-
-    def finished(self, result: RunResult) -> None:
+    async def emit(self, event: RunEvent) -> None:
         pass
 
 

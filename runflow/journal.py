@@ -37,6 +37,8 @@ import anyio
 import anyio.to_thread
 
 from runflow.dispatch import ToolCallRecord, ToolFailure
+from runflow.errors import RequestRejectedError
+from runflow.events import RunCreated, RunEnded, RunEvent, RunRequested, ToolCallFinished
 
 __all__ = ["Journal", "JournaledOutput", "JournaledRun", "RunLedger"]
 
@@ -246,36 +248,41 @@ class Journal:
 
 
 class RunLedger:
-    """One run's entries in a journal; does nothing when there is no journal."""
+    """One run's entries in a journal, written as a sink of the run's events.
+
+    The loop awaits each event's write before it goes on, which is the guarantee: the run's key
+    is journaled before the create request (`RunRequested`), each output before it is
+    submitted (`ToolCallFinished`)."""
 
     def __init__(self, journal: Journal | None, key: str) -> None:
         self._journal = journal
         self.key = key
+        self._replayed: set[str] = set()
+        """Calls whose outputs came from the journal (not written again)."""
 
-    async def started(
-        self,
-        *,
-        assistant_id: str,
-        thread_id: str | None,
-        options: Mapping[str, Any],
-        new_thread: Mapping[str, Any] | None,
-    ) -> None:
-        if self._journal is not None:
-            await self._journal.run_started(
-                self.key,
-                assistant_id=assistant_id,
-                thread_id=thread_id,
-                options=options,
-                new_thread=new_thread,
-            )
-
-    async def created(self, run_id: str, thread_id: str) -> None:
-        if self._journal is not None:
-            await self._journal.run_created(self.key, run_id=run_id, thread_id=thread_id)
-
-    async def recorded(self, run_id: str, record: ToolCallRecord) -> None:
-        if self._journal is not None:
-            await self._journal.output_recorded(run_id, record)
+    async def emit(self, event: RunEvent) -> None:
+        journal = self._journal
+        if journal is None:
+            return
+        match event:
+            case RunRequested():
+                await journal.run_started(
+                    self.key,
+                    assistant_id=event.assistant_id,
+                    thread_id=event.thread_id,
+                    options=event.options,
+                    new_thread=event.new_thread,
+                )
+            case RunCreated(run=run):
+                await journal.run_created(self.key, run_id=run.id, thread_id=run.thread_id)
+            case ToolCallFinished(run_id=run_id, record=record):
+                if record.call_id not in self._replayed:
+                    await journal.output_recorded(run_id, record)
+            case RunEnded(status=status, error=error):
+                if status is not None and status.is_terminal:
+                    await self._ended(status.value)
+                elif status is None and isinstance(error, RequestRejectedError):
+                    await self._ended("never_created")  # refused: nothing to resume
 
     async def replayed(
         self, run_id: str, call_ids: Sequence[str], now: float
@@ -284,7 +291,7 @@ class RunLedger:
         if self._journal is None:
             return {}
         stored = await self._journal.outputs(run_id)
-        return {
+        found = {
             call_id: ToolCallRecord(
                 call_id=call_id,
                 name=stored[call_id].name,
@@ -297,9 +304,11 @@ class RunLedger:
             for call_id in call_ids
             if call_id in stored
         }
+        self._replayed.update(found)
+        return found
 
-    async def ended(self, status: str) -> None:
+    async def _ended(self, status: str) -> None:
         """The run ended (written even while the caller is being cancelled)."""
-        if self._journal is not None:
-            with anyio.CancelScope(shield=True):
-                await self._journal.run_ended(self.key, status)
+        assert self._journal is not None
+        with anyio.CancelScope(shield=True):
+            await self._journal.run_ended(self.key, status)

@@ -17,7 +17,7 @@ serialise this process's runs on one thread. Each run is driven by its own `RunD
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from types import TracebackType
@@ -28,7 +28,9 @@ from anyio import CapacityLimiter
 from anyio.abc import TaskGroup
 from openai import AsyncOpenAI
 
-from runflow._driver import DEFAULT_STREAM_IDLE_TIMEOUT, DriverSettings, Mode, RunDriver
+from runflow._driver import RunDriver
+from runflow._settings import DEFAULT_STREAM_IDLE_TIMEOUT, DriverSettings, Mode
+from runflow._sinks import CallbackSink
 from runflow.backends import Backend
 from runflow.backends.openai import OpenAIBackend
 from runflow.clock import Clock, SystemClock
@@ -40,8 +42,8 @@ from runflow.errors import (
     ThreadBusyError,
     UsageError,
 )
-from runflow.events import EventCallback
-from runflow.handle import DriverSlot, RunHandle
+from runflow.events import EventCallback, RunSink
+from runflow.handle import RunHandle
 from runflow.instrumentation import Instrumentation, RunInfo, RunObserver
 from runflow.journal import Journal, JournaledRun
 from runflow.result import RunResult, status_of
@@ -153,7 +155,7 @@ class Runner:
         request = self._request(
             assistant_id, thread_id, thread, thread_policy, assistant_name, options
         )
-        return await self._execute(request, on_event, DriverSlot())
+        return await self._execute(request, _sinks(on_event))
 
     def start(
         self,
@@ -175,9 +177,7 @@ class Runner:
         request = self._request(
             assistant_id, thread_id, thread, thread_policy, assistant_name, options
         )
-        handle = RunHandle()
-        self._task_group.start_soon(self._execute_in_background, request, handle)
-        return handle
+        return RunHandle.start(self._task_group, lambda sink: self._execute(request, (sink,)))
 
     async def __aenter__(self) -> Runner:
         if self._task_group is not None:
@@ -214,16 +214,13 @@ class Runner:
         policy = thread_policy or self.thread_policy
         return _RunRequest(assistant_id, thread_id, thread, options, policy, assistant_name)
 
-    async def _execute(
-        self, request: _RunRequest, on_event: EventCallback | None, slot: DriverSlot
-    ) -> RunResult:
+    async def _execute(self, request: _RunRequest, sinks: Sequence[RunSink]) -> RunResult:
         info = self._info(
             request.assistant_id, request.thread_id, request.options, request.assistant_name
         )
         async with self._driving(info) as observer:
             while True:
-                driver = RunDriver(self._settings, observer, on_event, request.thread_id)
-                slot.driver = driver
+                driver = RunDriver(self._settings, observer, sinks, request.thread_id)
                 try:
                     result = await driver.drive(
                         assistant_id=request.assistant_id,
@@ -235,7 +232,6 @@ class Runner:
                         raise
                     await self._end_active_run(busy, cancel=request.thread_policy == "cancel")
                     continue
-                observer.finished(result)
                 return result
 
     async def resume(self, *, on_event: EventCallback | None = None) -> list[RunResult]:
@@ -254,7 +250,9 @@ class Runner:
         async def resume_one(entry: JournaledRun) -> None:
             info = self._info(entry.assistant_id, entry.thread_id, entry.options, None)
             async with self._driving(info) as observer:
-                driver = RunDriver(self._settings, observer, on_event, entry.thread_id)
+                driver = RunDriver(
+                    self._settings, observer, _sinks(on_event), entry.thread_id, key=entry.key
+                )
                 try:
                     result = await driver.resume(entry)
                 except (RunNeverCreatedError, RequestRejectedError):
@@ -266,7 +264,6 @@ class Runner:
                     # Left unfinished for the next resume(); the other runs go on.
                     _log.exception("could not resume run %s this time", entry.key)
                     return
-                observer.finished(result)
                 results.append(result)
 
         async with anyio.create_task_group() as group:
@@ -299,17 +296,6 @@ class Runner:
             with self.instrumentation.run(info) as observer:
                 yield observer
 
-    async def _execute_in_background(self, request: _RunRequest, handle: RunHandle) -> None:
-        result: RunResult | None = None
-        error: Exception | None = None
-        try:
-            with handle._scope:
-                result = await self._execute(request, handle._push, handle._slot)
-        except Exception as exc:  # the run's failure is the handle's to report, not the group's
-            error = exc
-        finally:  # cancelled (by the handle or the runner's own scope): what the run became
-            handle._finish(result or handle._slot.partial_result(), error)
-
     async def _end_active_run(self, busy: ThreadBusyError, *, cancel: bool) -> None:
         """Wait for (or cancel, then wait for) the run that keeps the thread busy."""
         backend, thread_id, run_id = self.backend, busy.thread_id, busy.active_run_id
@@ -337,6 +323,10 @@ class Runner:
 
     def _thread_lock(self, thread_id: str | None) -> _ThreadLock:
         return _ThreadLock(self._thread_locks, thread_id)
+
+
+def _sinks(on_event: EventCallback | None) -> tuple[RunSink, ...]:
+    return () if on_event is None else (CallbackSink(on_event),)
 
 
 class _ThreadLock:

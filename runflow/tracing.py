@@ -1,7 +1,8 @@
 """OpenTelemetry spans and metrics for runs, after the GenAI semantic conventions.
 
-`OpenTelemetryInstrumentation` implements the Runner's `Instrumentation` hooks. Each run
-gives one trace (or one subtree of the caller's)::
+`OpenTelemetryInstrumentation` implements the Runner's `Instrumentation` hooks: the run span
+is the context around the run, and everything inside it is written from the run's events
+(`runflow.events`). Each run gives one trace (or one subtree of the caller's)::
 
     invoke_agent {assistant}       CLIENT    the run; each status change is an event on it
     ├── run_step tool_calls        INTERNAL  one per API run step, back-dated from the step
@@ -24,8 +25,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import Token
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
@@ -33,7 +35,7 @@ from importlib.metadata import PackageNotFoundError, version
 import anyio
 from openai.types.beta.threads import Run
 from openai.types.beta.threads.runs import RunStep
-from opentelemetry import metrics, trace
+from opentelemetry import context, metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from runflow._attributes import (
@@ -48,7 +50,20 @@ from runflow._attributes import (
     tool_attributes,
 )
 from runflow._metrics import RunMetrics
-from runflow.dispatch import ToolCallObserver, ToolCallRecord
+from runflow.dispatch import ToolCallRecord
+from runflow.events import (
+    OutputsSubmitted,
+    RunCreated,
+    RunEnded,
+    RunEvent,
+    RunPolled,
+    StatusChanged,
+    StepSeen,
+    SubmissionEnded,
+    ToolCallAbandoned,
+    ToolCallFinished,
+    ToolCallStarted,
+)
 from runflow.instrumentation import Instrumentation, RunInfo, RunObserver
 from runflow.lifecycle import RunStatus, ToolCallRequest
 from runflow.result import UNHAPPY_ENDS, RunResult, end_detail
@@ -117,6 +132,10 @@ class OpenTelemetryInstrumentation:
             observer.close(None)
 
 
+_Current = tuple[trace.Span, Token[context.Context]]
+"""A span made current until its end, and the token that restores what was current before."""
+
+
 @dataclass(eq=False)
 class _RunSpan:
     """The `RunObserver` of one run: its span, and what it counts until the run ends."""
@@ -137,23 +156,45 @@ class _RunSpan:
     open_steps: dict[str, RunStep] = field(default_factory=lambda: {})
     """Steps seen but not ended yet, by id."""
     written_steps: set[str] = field(default_factory=lambda: set())
-
-    def status_changed(
-        self, run: Run, previous: RunStatus | None, status: RunStatus, at: float
-    ) -> None:
-        if self.run is None:
-            self.span.set_attributes(created_run_attributes(run, self.info))
-        self.run = run
-        event: Attributes = {"runflow.run.status": status.value}
-        if previous is not None:
-            event["runflow.run.previous_status"] = previous.value
-        self.span.add_event("runflow.run.status_changed", event)
+    tool_spans: dict[str, _Current] = field(default_factory=lambda: {})
+    """The spans of the tool calls running now, by call id."""
+    submitting: _Current | None = None
 
     @property
     def wants_steps(self) -> bool:
         return self.span.is_recording()
 
-    def step_changed(self, step: RunStep) -> None:
+    async def emit(self, event: RunEvent) -> None:
+        match event:
+            case RunCreated(run=run):
+                self.span.set_attributes(created_run_attributes(run, self.info))
+            case StatusChanged():
+                self._status_changed(event)
+            case StepSeen(step=step):
+                self._step_changed(step)
+            case RunPolled():
+                self.polls += 1
+            case ToolCallStarted(call=call):
+                self._tool_started(call)
+            case ToolCallFinished(record=record):
+                self._tool_finished(record)
+            case ToolCallAbandoned(call=call, error=error):
+                self._tool_abandoned(call, error)
+            case OutputsSubmitted():
+                self._submission_started(event)
+            case SubmissionEnded(error=error):
+                self._submission_ended(error)
+            case RunEnded(result=result, error=None) if result is not None:
+                self.result, self.run = result, result.run
+
+    def _status_changed(self, event: StatusChanged) -> None:
+        self.run = event.run
+        attributes: Attributes = {"runflow.run.status": event.status.value}
+        if event.previous is not None:
+            attributes["runflow.run.previous_status"] = event.previous.value
+        self.span.add_event("runflow.run.status_changed", attributes)
+
+    def _step_changed(self, step: RunStep) -> None:
         if not self.span.is_recording():
             return
         if step.id in self.written_steps:
@@ -166,58 +207,73 @@ class _RunSpan:
         else:
             self.open_steps[step.id] = step
 
-    def polled(self) -> None:
-        self.polls += 1
-
-    @contextmanager
-    def tool_call(self, call: ToolCallRequest, run: Run) -> Iterator[ToolCallObserver]:
+    def _tool_started(self, call: ToolCallRequest) -> None:
+        """The call's span, current from here (in the handler's task) until its end."""
+        if self.run is None:
+            return  # no run to attribute it to: the service broke the protocol
         span = self.tracer.start_span(
             f"execute_tool {call.name}",
             context=trace.set_span_in_context(self.span),
             kind=SpanKind.INTERNAL,
-            attributes=tool_attributes(call, run, self.capture),
+            attributes=tool_attributes(call, self.run, self.capture),
         )
-        observer = _ToolSpan(span, call.name, self.metrics, self.capture)
-        with trace.use_span(
-            span, end_on_exit=True, record_exception=False, set_status_on_exception=False
-        ):
-            try:
-                yield observer
-            except BaseException as exc:
-                observer.abandoned(exc)
-                raise
+        self.tool_spans[call.id] = (span, context.attach(trace.set_span_in_context(span)))
 
-    @contextmanager
-    def submission(
-        self, run: Run, tool_call_ids: Sequence[str], time_left: float | None
-    ) -> Iterator[None]:
+    def _tool_finished(self, record: ToolCallRecord) -> None:
+        current = self.tool_spans.pop(record.call_id, None)
+        if current is None:
+            return  # an output from the journal: its handler did not run again
+        span = _ended_current(current)
+        outcome = "ok" if record.error is None else record.error.kind
+        span.set_attribute("runflow.tool.outcome", outcome)
+        if self.capture:
+            span.set_attributes(
+                {"gen_ai.tool.call.result": record.output, "output.value": record.output}
+            )
+        if record.error is not None:
+            _set_error(span, outcome, record.error.message if self.capture else None)
+        span.end()
+        self.metrics.tool_call_ended(record.name, outcome, record.duration)
+
+    def _tool_abandoned(self, call: ToolCallRequest, error: BaseException) -> None:
+        """The call was stopped before it produced an output (the run was cancelled)."""
+        current = self.tool_spans.pop(call.id, None)
+        if current is None:
+            return
+        span = _ended_current(current)
+        error_type = _error_type(error)
+        span.set_attribute("runflow.tool.outcome", error_type)
+        _set_error(span, error_type)
+        span.end()
+        self.metrics.tool_call_ended(call.name, error_type, None)
+
+    def _submission_started(self, event: OutputsSubmitted) -> None:
         self.rounds += 1
-        self.metrics.submitted(self._service_attributes(), time_left)
+        self.metrics.submitted(self._service_attributes(), event.time_left)
         attributes = self._service_attributes() | {
-            "gen_ai.conversation.id": run.thread_id,
-            "runflow.run.id": run.id,
-            "runflow.submission.tool_call_ids": list(tool_call_ids),
+            "runflow.run.id": event.run_id,
+            "runflow.submission.tool_call_ids": list(event.tool_call_ids),
         }
-        if time_left is not None:
-            attributes["runflow.submission.time_left"] = time_left
+        if self.run is not None:
+            attributes["gen_ai.conversation.id"] = self.run.thread_id
+        if event.time_left is not None:
+            attributes["runflow.submission.time_left"] = event.time_left
         span = self.tracer.start_span(
             "submit_tool_outputs",
             context=trace.set_span_in_context(self.span),
             kind=SpanKind.CLIENT,
             attributes=attributes,
         )
-        with trace.use_span(
-            span, end_on_exit=True, record_exception=False, set_status_on_exception=False
-        ):
-            try:
-                yield
-            except BaseException as exc:
-                _set_error(span, _error_type(exc))
-                raise
+        self.submitting = (span, context.attach(trace.set_span_in_context(span)))
 
-    def finished(self, result: RunResult) -> None:
-        self.result = result
-        self.run = result.run
+    def _submission_ended(self, error: BaseException | None) -> None:
+        if self.submitting is None:
+            return
+        span = _ended_current(self.submitting)
+        self.submitting = None
+        if error is not None:
+            _set_error(span, _error_type(error))
+        span.end()
 
     def close(self, exc: BaseException | None) -> None:
         """The run context is left: write what remains, end the span, record the metrics."""
@@ -291,32 +347,11 @@ class _RunSpan:
         span.end(end_time=max(start, end))
 
 
-@dataclass(eq=False)
-class _ToolSpan:
-    """The `ToolCallObserver` of one tool call."""
-
-    span: trace.Span
-    tool_name: str
-    metrics: RunMetrics
-    capture: bool
-
-    def finished(self, record: ToolCallRecord) -> None:
-        outcome = "ok" if record.error is None else record.error.kind
-        self.span.set_attribute("runflow.tool.outcome", outcome)
-        if self.capture:
-            self.span.set_attributes(
-                {"gen_ai.tool.call.result": record.output, "output.value": record.output}
-            )
-        if record.error is not None:
-            _set_error(self.span, outcome, record.error.message if self.capture else None)
-        self.metrics.tool_call_ended(self.tool_name, outcome, record.duration)
-
-    def abandoned(self, exc: BaseException) -> None:
-        """The call was stopped before it produced an output (the run was cancelled)."""
-        error_type = _error_type(exc)
-        self.span.set_attribute("runflow.tool.outcome", error_type)
-        _set_error(self.span, error_type)
-        self.metrics.tool_call_ended(self.tool_name, error_type, None)
+def _ended_current(current: _Current) -> trace.Span:
+    """The span, no longer current."""
+    span, token = current
+    context.detach(token)
+    return span
 
 
 def _set_error(span: trace.Span, error_type: str, description: str | None = None) -> None:

@@ -1,6 +1,8 @@
 """The Backend protocol: the only door between runflow's loop and the network.
 
-Everything a Runner decides is pure code around these calls. The vocabulary is the `openai`
+Everything a Runner decides is pure code around these calls. The three requests that create or
+advance a run take `stream`: with it they answer the run's event stream, without it the run
+(the observation sources in `runflow._sources` follow either). The vocabulary is the `openai`
 package's own types (`Run`, `Message`, `AssistantStreamEvent`), because that package is the wire
 client; `OpenAIBackend` adapts an `AsyncOpenAI` or `AsyncAzureOpenAI` client.
 
@@ -13,7 +15,6 @@ It does not retry: the Runner does, knowing which requests are safe to repeat.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,10 +23,16 @@ from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
 from openai.types.beta.threads.runs import RunStep
 
-__all__ = ["Backend", "EventStream", "RunReply", "ToolOutput"]
+__all__ = ["Backend", "EventStream", "RunAnswer", "RunReply", "ToolOutput"]
 
-EventStream = AbstractAsyncContextManager[AsyncIterator[AssistantStreamEvent]]
-"""An open stream of run events; leaving the context closes the connection."""
+
+class EventStream(Protocol):
+    """An open stream of run events (the answer to a request made with `stream=True`);
+    `aclose()` closes its connection, read to its end or not."""
+
+    def __aiter__(self) -> AsyncIterator[AssistantStreamEvent]: ...
+
+    async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,40 +44,39 @@ class RunReply:
     """Seconds the service asks clients to wait before polling again (`openai-poll-after-ms`)."""
 
 
+RunAnswer = RunReply | EventStream
+"""What a request that creates or advances a run answers: the run itself, or (`stream=True`)
+the stream of its events."""
+
+
 class Backend(Protocol):
     provider_name: str
     """`openai` or `azure.ai.openai` (the gen_ai.provider.name of traces)."""
     server_address: str | None
 
-    def create_run_stream(
-        self, *, thread_id: str, assistant_id: str, options: Mapping[str, Any]
-    ) -> EventStream:
-        """Create a run with `stream=True`; `options` are the API's run parameters."""
+    async def create_run(
+        self, *, thread_id: str, assistant_id: str, options: Mapping[str, Any], stream: bool
+    ) -> RunAnswer:
+        """Create a run; `options` are the API's run parameters. An `EventStream` when
+        `stream`, else a `RunReply`."""
         ...
 
-    def create_thread_and_run_stream(
-        self, *, assistant_id: str, thread: Mapping[str, Any], options: Mapping[str, Any]
-    ) -> EventStream:
+    async def create_thread_and_run(
+        self,
+        *,
+        assistant_id: str,
+        thread: Mapping[str, Any],
+        options: Mapping[str, Any],
+        stream: bool,
+    ) -> RunAnswer:
         """Create a thread (`thread` holds its messages, metadata...) and a run on it."""
         ...
 
-    def submit_tool_outputs_stream(
-        self, *, thread_id: str, run_id: str, tool_outputs: Sequence[ToolOutput]
-    ) -> EventStream:
-        """Submit the outputs of one requires_action round with `stream=True`."""
-        ...
-
-    async def create_run(
-        self, *, thread_id: str, assistant_id: str, options: Mapping[str, Any]
-    ) -> RunReply: ...
-
-    async def create_thread_and_run(
-        self, *, assistant_id: str, thread: Mapping[str, Any], options: Mapping[str, Any]
-    ) -> RunReply: ...
-
     async def submit_tool_outputs(
-        self, *, thread_id: str, run_id: str, tool_outputs: Sequence[ToolOutput]
-    ) -> RunReply: ...
+        self, *, thread_id: str, run_id: str, tool_outputs: Sequence[ToolOutput], stream: bool
+    ) -> RunAnswer:
+        """Submit the outputs of one requires_action round."""
+        ...
 
     async def retrieve_run(self, *, thread_id: str, run_id: str) -> RunReply: ...
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import warnings
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from openai import (
@@ -21,7 +21,7 @@ from openai.types.beta import AssistantStreamEvent
 from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 
-from runflow.backends import EventStream, RunReply, ToolOutput
+from runflow.backends import EventStream, RunAnswer, RunReply, ToolOutput
 from runflow.errors import (
     ConnectionLostError,
     ProtocolError,
@@ -60,36 +60,15 @@ class OpenAIBackend:
         self.provider_name = "azure.ai.openai" if isinstance(client, AsyncAzureOpenAI) else "openai"
         self.server_address: str | None = client.base_url.host or None
 
-    def create_run_stream(
-        self, *, thread_id: str, assistant_id: str, options: Mapping[str, Any]
-    ) -> EventStream:
-        return _open(
-            self._runs.create(
-                thread_id=thread_id, assistant_id=assistant_id, stream=True, **options
-            )
-        )
-
-    def create_thread_and_run_stream(
-        self, *, assistant_id: str, thread: Mapping[str, Any], options: Mapping[str, Any]
-    ) -> EventStream:
-        return _open(
-            self._threads.create_and_run(
-                assistant_id=assistant_id, stream=True, **{"thread": thread, **options}
-            )
-        )
-
-    def submit_tool_outputs_stream(
-        self, *, thread_id: str, run_id: str, tool_outputs: Sequence[ToolOutput]
-    ) -> EventStream:
-        return _open(
-            self._runs.submit_tool_outputs(
-                run_id, thread_id=thread_id, tool_outputs=tool_outputs, stream=True
-            )
-        )
-
     async def create_run(
-        self, *, thread_id: str, assistant_id: str, options: Mapping[str, Any]
-    ) -> RunReply:
+        self, *, thread_id: str, assistant_id: str, options: Mapping[str, Any], stream: bool
+    ) -> RunAnswer:
+        if stream:
+            return await _events(
+                self._runs.create(
+                    thread_id=thread_id, assistant_id=assistant_id, stream=True, **options
+                )
+            )
         return await _reply(
             self._runs.with_raw_response.create(
                 thread_id=thread_id, assistant_id=assistant_id, **options
@@ -97,17 +76,31 @@ class OpenAIBackend:
         )
 
     async def create_thread_and_run(
-        self, *, assistant_id: str, thread: Mapping[str, Any], options: Mapping[str, Any]
-    ) -> RunReply:
-        return await _reply(
-            self._threads.with_raw_response.create_and_run(
-                assistant_id=assistant_id, **{"thread": thread, **options}
+        self,
+        *,
+        assistant_id: str,
+        thread: Mapping[str, Any],
+        options: Mapping[str, Any],
+        stream: bool,
+    ) -> RunAnswer:
+        parameters = {"thread": thread, **options}
+        if stream:
+            return await _events(
+                self._threads.create_and_run(assistant_id=assistant_id, stream=True, **parameters)
             )
+        return await _reply(
+            self._threads.with_raw_response.create_and_run(assistant_id=assistant_id, **parameters)
         )
 
     async def submit_tool_outputs(
-        self, *, thread_id: str, run_id: str, tool_outputs: Sequence[ToolOutput]
-    ) -> RunReply:
+        self, *, thread_id: str, run_id: str, tool_outputs: Sequence[ToolOutput], stream: bool
+    ) -> RunAnswer:
+        if stream:
+            return await _events(
+                self._runs.submit_tool_outputs(
+                    run_id, thread_id=thread_id, tool_outputs=tool_outputs, stream=True
+                )
+            )
         return await _reply(
             self._runs.with_raw_response.submit_tool_outputs(
                 run_id, thread_id=thread_id, tool_outputs=tool_outputs
@@ -165,38 +158,59 @@ async def _reply(request: Awaitable[Any]) -> RunReply:
     return RunReply(run=run, poll_after=_seconds(poll_after_ms, scale=1000))
 
 
-@asynccontextmanager
-async def _open(
+async def _events(
     request: Awaitable[Run | AsyncStream[AssistantStreamEvent]],
-) -> AsyncIterator[AsyncIterator[AssistantStreamEvent]]:
+) -> EventStream:
+    """The stream a request made with `stream=True` opened."""
     with _translated():
         stream = await request
     if not isinstance(stream, AsyncStream):
         raise ProtocolError(f"asked for a stream of run events, got a {type(stream).__name__}")
-    async with stream:
-        with _translated(in_stream=True):
-            yield stream
+    return _Events(stream)
+
+
+class _Events:
+    """The SDK's stream of run events, its failures translated as they come."""
+
+    def __init__(self, stream: AsyncStream[AssistantStreamEvent]) -> None:
+        self._stream = stream
+        self._iterator = stream.__aiter__()
+
+    def __aiter__(self) -> _Events:
+        return self
+
+    async def __anext__(self) -> AssistantStreamEvent:
+        try:
+            return await self._iterator.__anext__()
+        except (APIError, ValueError) as exc:
+            raise _stream_failure(exc) from exc
+
+    async def aclose(self) -> None:
+        await self._stream.close()
 
 
 @contextmanager
-def _translated(*, in_stream: bool = False) -> Iterator[None]:
+def _translated() -> Iterator[None]:
     """Turn the SDK's exceptions into runflow's (see `runflow.backends`)."""
     try:
         yield
     except APIConnectionError as exc:  # includes timeouts
-        if in_stream:
-            raise StreamDroppedError(f"the run event stream was cut: {exc}") from exc
         raise ConnectionLostError(f"no answer from the service: {exc}") from exc
     except APIStatusError as exc:
         raise _status_error(exc) from exc
-    except APIError as exc:  # an `error` event inside a stream, or an answer the SDK refused
-        if in_stream:
-            raise StreamError(f"the service sent an error event: {exc}") from exc
+    except APIError as exc:  # an answer the SDK refused
         raise ProtocolError(f"the service's answer is not usable: {exc}") from exc
-    except ValueError as exc:  # event data that is not JSON (or not UTF-8)
-        if not in_stream:
-            raise
-        raise StreamError(f"the run event stream is unreadable: {exc}") from exc
+
+
+def _stream_failure(exc: APIError | ValueError) -> Exception:
+    """What a failure in the middle of a stream of run events is, in runflow's terms."""
+    if isinstance(exc, APIConnectionError):  # includes timeouts
+        return StreamDroppedError(f"the run event stream was cut: {exc}")
+    if isinstance(exc, APIStatusError):
+        return _status_error(exc)
+    if isinstance(exc, APIError):  # an `error` event inside the stream
+        return StreamError(f"the service sent an error event: {exc}")
+    return StreamError(f"the run event stream is unreadable: {exc}")  # not JSON, not UTF-8
 
 
 def _status_error(exc: APIStatusError) -> Exception:

@@ -17,11 +17,22 @@ from runflow.dispatch import (
     dispatch_batch,
     truncate_output,
 )
+from runflow.events import RunEvent, ToolCallAbandoned, ToolCallFinished, ToolCallStarted
 from runflow.lifecycle import ToolCallRequest
 from runflow.testing import FakeClock
 from runflow.tools import ErrorPolicy, ToolContext
 
 pytestmark = pytest.mark.anyio
+
+
+class Collected:
+    """A sink that keeps every event it is given."""
+
+    def __init__(self) -> None:
+        self.events: list[RunEvent] = []
+
+    async def emit(self, event: RunEvent) -> None:
+        self.events.append(event)
 
 
 def call(name: str, arguments: str = "{}", call_id: str | None = None) -> ToolCallRequest:
@@ -284,15 +295,16 @@ def failing_registry(
 async def test_a_stopping_policy_raises_after_the_whole_batch_finished(
     policy: ErrorPolicy,
 ) -> None:
-    finished: list[str] = []
+    sink = Collected()
     with pytest.raises(ToolPolicyError) as caught:
         await dispatch_batch(
             [call("explode"), call("slow_ok")],
             failing_registry(policy),
             clock=FakeClock(),
             deadline=None,
-            on_finish=lambda record: finished.append(record.name),
+            events=sink,
         )
+    finished = [e.record.name for e in sink.events if isinstance(e, ToolCallFinished)]
     error = caught.value
     assert error.policy == policy
     assert error.record.name == "explode"
@@ -413,3 +425,40 @@ async def test_waiting_for_a_slot_counts_against_the_deadline() -> None:
     assert waited_for.output == "done"
     assert starved.error is not None and starved.error.kind == "timeout"
     assert "never started: all 1 slots of the tool (max_concurrency)" in starved.error.message
+
+
+async def test_each_call_is_reported_from_start_to_output_or_abandonment() -> None:
+    registry = ToolRegistry()
+    blocked, answered = anyio.Event(), anyio.Event()
+
+    @registry.tool
+    async def quick() -> str:
+        answered.set()  # no checkpoint after this: its output is reported before `answered` wakes
+        return "fast"
+
+    @registry.tool
+    async def stuck() -> str:
+        blocked.set()
+        await anyio.sleep_forever()
+        return "never"
+
+    sink = Collected()
+    calls = [call("quick"), call("stuck")]
+    clock = FakeClock()
+    async with anyio.create_task_group() as group:
+
+        async def dispatch() -> None:
+            await dispatch_batch(calls, registry, clock=clock, deadline=None, events=sink)
+
+        group.start_soon(dispatch)
+        await blocked.wait()
+        await answered.wait()
+        group.cancel_scope.cancel()
+    kinds = {(type(e).__name__, getattr(e, "call", None) or e.record.call_id) for e in sink.events}
+    started = [e.call.id for e in sink.events if isinstance(e, ToolCallStarted)]
+    finished = [e.record.output for e in sink.events if isinstance(e, ToolCallFinished)]
+    abandoned = [e.call.id for e in sink.events if isinstance(e, ToolCallAbandoned)]
+    assert sorted(started) == ["call_quick", "call_stuck"]
+    assert finished == ["fast"]
+    assert abandoned == ["call_stuck"]
+    assert len(kinds) == 4

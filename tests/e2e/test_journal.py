@@ -1,17 +1,15 @@
 """Durable resume: a process dies mid-run; a new one with the same journal finishes the runs."""
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from openai import AsyncOpenAI
-from openai.types.beta import AssistantStreamEvent
 from openai.types.beta.threads import Run
 
 from runflow import Journal, OpenAIBackend, Runner, RunStatus, ThreadBusyError, ToolRegistry
-from runflow.backends import EventStream, ToolOutput
+from runflow.backends import RunAnswer, RunReply, ToolOutput
 
 from .conftest import ServerFactory
 
@@ -34,33 +32,30 @@ class DyingBackend(OpenAIBackend):
         super().__init__(client)
         self.die = die
 
-    def create_run_stream(
-        self, *, thread_id: str, assistant_id: str, options: Mapping[str, Any]
-    ) -> EventStream:
-        opened = super().create_run_stream(
-            thread_id=thread_id, assistant_id=assistant_id, options=options
+    async def create_run(
+        self, *, thread_id: str, assistant_id: str, options: Mapping[str, Any], stream: bool
+    ) -> RunAnswer:
+        answer = await super().create_run(
+            thread_id=thread_id, assistant_id=assistant_id, options=options, stream=stream
         )
-        return self._maybe_die("after-create-request", opened)
+        return await self._maybe_die("after-create-request", answer)
 
-    def submit_tool_outputs_stream(
-        self, *, thread_id: str, run_id: str, tool_outputs: Sequence[ToolOutput]
-    ) -> EventStream:
+    async def submit_tool_outputs(
+        self, *, thread_id: str, run_id: str, tool_outputs: Sequence[ToolOutput], stream: bool
+    ) -> RunAnswer:
         if self.die == "before-submit":
             raise Crash
-        opened = super().submit_tool_outputs_stream(
-            thread_id=thread_id, run_id=run_id, tool_outputs=tool_outputs
+        answer = await super().submit_tool_outputs(
+            thread_id=thread_id, run_id=run_id, tool_outputs=tool_outputs, stream=stream
         )
-        return self._maybe_die("after-submit-request", opened)
+        return await self._maybe_die("after-submit-request", answer)
 
-    def _maybe_die(self, point: str, opened: EventStream) -> EventStream:
-        @asynccontextmanager
-        async def stream() -> AsyncIterator[AsyncIterator[AssistantStreamEvent]]:
-            async with opened as events:
-                if self.die == point:
-                    raise Crash  # the request reached the server; its answer is lost
-                yield events
-
-        return stream()
+    async def _maybe_die(self, point: str, answer: RunAnswer) -> RunAnswer:
+        if self.die == point:
+            if not isinstance(answer, RunReply):
+                await answer.aclose()
+            raise Crash  # the request reached the server; its answer is lost
+        return answer
 
     async def cancel_run(self, *, thread_id: str, run_id: str) -> Run:
         raise Crash  # a dead process cancels nothing

@@ -1,16 +1,24 @@
 """The Runner against the real local run server, through the real openai client."""
 
 import json
+from typing import Literal
 
 import anyio
 import pytest
 
 from runflow import (
+    MessageDelta,
     OutputsSubmitted,
+    RunCreated,
+    RunEnded,
     RunExpiredError,
     Runner,
+    RunPolled,
+    RunRequested,
     RunStatus,
     StatusChanged,
+    StepSeen,
+    SubmissionEnded,
     ToolCallFinished,
     ToolRegistry,
 )
@@ -234,3 +242,47 @@ async def test_failed_and_incomplete_runs_are_reported(make_server: ServerFactor
     assert incomplete.status is S.INCOMPLETE
     assert incomplete.run.incomplete_details is not None
     assert incomplete.run.incomplete_details.reason == "max_completion_tokens"
+
+
+@pytest.mark.parametrize(
+    "mode", [pytest.param("stream", id="stream"), pytest.param("poll", id="poll")]
+)
+async def test_one_round_reads_as_one_stream_of_events(
+    make_server: ServerFactory, mode: Literal["stream", "poll"]
+) -> None:
+    server = make_server(
+        [
+            {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]},
+            {"message": "{output.get_weather}"},
+        ]
+    )
+    assistant_id, thread_id = await server.assistant_and_thread()
+    events: list[RunEvent] = []
+
+    result = await Runner(server.client, weather_tools(), mode=mode).run(
+        thread_id=thread_id, assistant_id=assistant_id, on_event=events.append
+    )
+
+    progress = (RunPolled, StepSeen, MessageDelta)  # how many depends on the mode
+    kinds = [type(e).__name__ for e in events if not isinstance(e, progress)]
+    kinds = [kind for i, kind in enumerate(kinds) if kinds[i - 1 : i] != [kind]]  # runs of one
+    assert kinds == [
+        "RunRequested",
+        "RunCreated",
+        "StatusChanged",
+        "ToolCallStarted",
+        "ToolCallFinished",  # before the submission: the journal writes it here
+        "OutputsSubmitted",
+        "SubmissionEnded",
+        "StatusChanged",
+        "RunEnded",
+    ]
+    requested, created, ended = events[0], events[1], events[-1]
+    assert isinstance(requested, RunRequested) and requested.thread_id == thread_id
+    assert isinstance(created, RunCreated) and created.run_id == result.run.id
+    assert isinstance(ended, RunEnded) and ended.result is result and ended.error is None
+    assert ended.status is S.COMPLETED
+    submitted = next(e for e in events if isinstance(e, SubmissionEnded))
+    assert submitted.error is None and len(submitted.tool_call_ids) == 1
+    changes = [e for e in events if isinstance(e, StatusChanged)]
+    assert all(change.run.status == change.status.value for change in changes)

@@ -42,17 +42,15 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
 from openai import AsyncOpenAI
-from openai.types.beta import AssistantStreamEvent
 
 from runflow import Journal, OpenAIBackend, Runner, RunResult, ToolContext, ToolRegistry
-from runflow.backends import EventStream, RunReply, ToolOutput
+from runflow.backends import RunAnswer, ToolOutput
 from runflow.dispatch import ToolCallRecord
 from runflow.events import RunEvent, ToolCallStarted
 from runflow.retry import RetryPolicy
@@ -146,50 +144,24 @@ class DyingBackend(OpenAIBackend):
         super().__init__(client)
         self._killer = killer
 
-    def create_run_stream(
-        self, *, thread_id: str, assistant_id: str, options: Mapping[str, Any]
-    ) -> EventStream:
-        opened = super().create_run_stream(
-            thread_id=thread_id, assistant_id=assistant_id, options=options
-        )
-        return self._answered(opened, "after-create")
-
     async def create_run(
-        self, *, thread_id: str, assistant_id: str, options: Mapping[str, Any]
-    ) -> RunReply:
-        reply = await super().create_run(
-            thread_id=thread_id, assistant_id=assistant_id, options=options
+        self, *, thread_id: str, assistant_id: str, options: Mapping[str, Any], stream: bool
+    ) -> RunAnswer:
+        answer = await super().create_run(
+            thread_id=thread_id, assistant_id=assistant_id, options=options, stream=stream
         )
-        self._killer.reached("after-create")
-        return reply
-
-    def submit_tool_outputs_stream(
-        self, *, thread_id: str, run_id: str, tool_outputs: Sequence[ToolOutput]
-    ) -> EventStream:
-        self._killer.reached("before-submit")
-        opened = super().submit_tool_outputs_stream(
-            thread_id=thread_id, run_id=run_id, tool_outputs=tool_outputs
-        )
-        return self._answered(opened, "during-submit")
+        self._killer.reached("after-create")  # the request took effect; its answer is unread
+        return answer
 
     async def submit_tool_outputs(
-        self, *, thread_id: str, run_id: str, tool_outputs: Sequence[ToolOutput]
-    ) -> RunReply:
+        self, *, thread_id: str, run_id: str, tool_outputs: Sequence[ToolOutput], stream: bool
+    ) -> RunAnswer:
         self._killer.reached("before-submit")
-        reply = await super().submit_tool_outputs(
-            thread_id=thread_id, run_id=run_id, tool_outputs=tool_outputs
+        answer = await super().submit_tool_outputs(
+            thread_id=thread_id, run_id=run_id, tool_outputs=tool_outputs, stream=stream
         )
         self._killer.reached("during-submit")
-        return reply
-
-    def _answered(self, opened: EventStream, point: str) -> EventStream:
-        @asynccontextmanager
-        async def stream() -> AsyncIterator[AsyncIterator[AssistantStreamEvent]]:
-            async with opened as events:
-                self._killer.reached(point)  # the request took effect; its answer is unread
-                yield events
-
-        return stream()
+        return answer
 
 
 def journaled_threads(path: str) -> set[str]:

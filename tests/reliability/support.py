@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,16 @@ from typing import Any
 from openai.types.beta.threads import Run
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from runflow.dispatch import ToolCallObserver
-from runflow.instrumentation import RunInfo, RunObserver, _NoRunObserver
+from runflow.dispatch import ToolCallRecord
+from runflow.events import (
+    RunEnded,
+    RunEvent,
+    StatusChanged,
+    ToolCallAbandoned,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from runflow.instrumentation import RunInfo, RunObserver
 from runflow.lifecycle import ToolCallRequest
 from runflow.result import RunResult
 
@@ -82,21 +90,31 @@ def current_call() -> tuple[Run, ToolCallRequest]:
     return found
 
 
-class _TaggingObserver(_NoRunObserver):
+class _TaggingObserver:
+    """Sets `CURRENT_CALL` from each call's start to its end, in the task that runs it."""
+
+    wants_steps = False
+
     def __init__(self, results: list[RunResult]) -> None:
         self._results = results
+        self._run: Run | None = None
+        self._tokens: dict[str, Token[tuple[Run, ToolCallRequest] | None]] = {}
 
-    @contextmanager
-    def tool_call(self, call: ToolCallRequest, run: Run) -> Iterator[ToolCallObserver]:
-        token = CURRENT_CALL.set((run, call))
-        try:
-            with super().tool_call(call, run) as observer:
-                yield observer
-        finally:
-            CURRENT_CALL.reset(token)
-
-    def finished(self, result: RunResult) -> None:
-        self._results.append(result)
+    async def emit(self, event: RunEvent) -> None:
+        match event:
+            case StatusChanged(run=run):
+                self._run = run
+            case ToolCallStarted(call=call) if self._run is not None:
+                self._tokens[call.id] = CURRENT_CALL.set((self._run, call))
+            case (
+                ToolCallFinished(record=ToolCallRecord(call_id=call_id))
+                | ToolCallAbandoned(call=ToolCallRequest(id=call_id))
+            ):
+                token = self._tokens.pop(call_id, None)
+                if token is not None:
+                    CURRENT_CALL.reset(token)
+            case RunEnded(result=result, error=None) if result is not None:
+                self._results.append(result)
 
 
 class CallTagging:

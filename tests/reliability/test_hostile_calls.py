@@ -26,7 +26,7 @@ from openai.types.beta.threads.required_action_function_tool_call import (
 from openai.types.beta.threads.run import RequiredAction, RequiredActionSubmitToolOutputs
 
 from runflow import Runner, RunResult, RunStatus, ToolRegistry
-from runflow.backends import EventStream, RunReply, ToolOutput
+from runflow.backends import RunReply, ToolOutput
 
 from .support import CallTagging, current_call, report, size
 
@@ -82,13 +82,15 @@ class ScriptedBackend:
         self.cancelled = False
 
     async def create_run(
-        self, *, thread_id: str, assistant_id: str, options: Mapping[str, Any]
+        self, *, thread_id: str, assistant_id: str, options: Mapping[str, Any], stream: bool
     ) -> RunReply:
+        assert not stream, "polling mode only"
         return RunReply(self.run)
 
     async def submit_tool_outputs(
-        self, *, thread_id: str, run_id: str, tool_outputs: Sequence[ToolOutput]
+        self, *, thread_id: str, run_id: str, tool_outputs: Sequence[ToolOutput], stream: bool
     ) -> RunReply:
+        assert not stream, "polling mode only"
         self.submissions.append(list(tool_outputs))
         self.run = run_object("completed")
         return RunReply(self.run)
@@ -106,15 +108,6 @@ class ScriptedBackend:
 
     async def list_run_messages(self, *, thread_id: str, run_id: str) -> list[Message]:
         return []
-
-    def create_run_stream(self, **_: Any) -> EventStream:
-        raise NotImplementedError("polling mode only")
-
-    def create_thread_and_run_stream(self, **_: Any) -> EventStream:
-        raise NotImplementedError("polling mode only")
-
-    def submit_tool_outputs_stream(self, **_: Any) -> EventStream:
-        raise NotImplementedError("polling mode only")
 
     async def create_thread_and_run(self, **_: Any) -> RunReply:
         raise NotImplementedError

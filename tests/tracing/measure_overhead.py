@@ -11,7 +11,7 @@ the client only: the openai client, the Runner, and the instrumentation under te
             the spans: the cost of sending them is the exporter's) and a `MeterProvider`
 
 Machines are noisy: the configurations are measured in turns, and each ratio is against the
-"off" turns. One run of this script is one sample. A steadier figure follows: the hooks of one
+"off" turns. One run of this script is one sample. A steadier figure follows: the events of one
 recorded run replayed alone against each instrumentation, in microseconds per run.
 """
 
@@ -28,7 +28,6 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import anyio
 import httpx2
@@ -38,7 +37,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from runflow import Runner, ToolCallRecord, ToolRegistry
+from runflow import RunEvent, Runner, ToolRegistry
 from runflow.instrumentation import Instrumentation, NoInstrumentation, RunInfo
 from runflow.tracing import OpenTelemetryInstrumentation, default_instrumentation
 
@@ -53,50 +52,30 @@ class DropSpans(SpanExporter):
 
 
 class Recorder:
-    """An instrumentation that records the hook calls of one run, to replay them."""
+    """An instrumentation that records the events of one run, to replay them."""
+
+    wants_steps = True
 
     def __init__(self) -> None:
         self.info: RunInfo | None = None
-        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.events: list[RunEvent] = []
 
     @contextmanager
-    def run(self, info: RunInfo) -> Iterator[Any]:
+    def run(self, info: RunInfo) -> Iterator[Recorder]:
         self.info = info
         yield self
 
-    def __getattr__(self, hook: str) -> Callable[..., None]:  # status_changed, polled...
-        return lambda *args: self.calls.append((hook, args))
+    async def emit(self, event: RunEvent) -> None:
+        self.events.append(event)
 
-    @contextmanager
-    def tool_call(self, call: Any, run: Any) -> Iterator[Any]:
-        recorder = self
-
-        class Finished:
-            def finished(self, record: ToolCallRecord) -> None:
-                recorder.calls.append(("tool_call", (call, run, record)))
-
-        yield Finished()
-
-    @contextmanager
-    def submission(self, *args: Any) -> Iterator[None]:
-        self.calls.append(("submission", args))
-        yield
-
-    def replay(self, instrumentation: Instrumentation, times: int) -> float:
+    async def replay(self, instrumentation: Instrumentation, times: int) -> float:
         """CPU microseconds per replayed run."""
         assert self.info is not None
         started = time.process_time()
         for _ in range(times):
             with instrumentation.run(self.info) as observer:
-                for hook, args in self.calls:
-                    if hook == "tool_call":
-                        with observer.tool_call(args[0], args[1]) as traced:
-                            traced.finished(args[2])
-                    elif hook == "submission":
-                        with observer.submission(*args):
-                            pass
-                    else:
-                        getattr(observer, hook)(*args)
+                for event in self.events:
+                    await observer.emit(event)
         return (time.process_time() - started) / times * 1e6
 
 
@@ -182,7 +161,7 @@ async def main(base: str, runs: int, turns: int) -> None:
     async with AsyncOpenAI(base_url=f"{base}/v1", api_key="local", max_retries=0) as client:
         assistant = await client.beta.assistants.create(model="gpt-4o", tools=tools().definitions())
         await measure(client, assistant.id, NoInstrumentation(), 20)  # warm up
-        await measure(client, assistant.id, recorder, 1)  # type: ignore[arg-type]
+        await measure(client, assistant.id, recorder, 1)
         for _ in range(turns):
             for name, make in configurations.items():
                 samples[name].append(await measure(client, assistant.id, make(), runs // turns))
@@ -193,9 +172,9 @@ async def main(base: str, runs: int, turns: int) -> None:
         mean = sum(values) / turns
         print(f"  {name:<12} {mean * 1000:7.2f} ms   x{mean / off:.3f}")
     print(f"  (SDK + batch: {exporter.count / runs:.0f} spans per run)")
-    print(f"the hooks of one run ({len(recorder.calls)} calls) replayed alone, CPU per run:")
+    print(f"the events of one run ({len(recorder.events)}) replayed alone, CPU per run:")
     for name, make in configurations.items():
-        micros = recorder.replay(make(), 2000)
+        micros = await recorder.replay(make(), 2000)
         print(
             f"  {name:<12} {micros:7.1f} us   {micros / 1e6 / off:6.2%} of a run with tracing off"
         )

@@ -22,7 +22,7 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -39,10 +39,12 @@ from runflow_temporal import _tracing
 from runflow_temporal._core import (
     RUN_KEY_METADATA,
     Deadline,
+    EventStream,
     OpenAIBackend,
     ProtocolError,
     RateLimitedError,
     RequestRejectedError,
+    RunReply,
     RunStatus,
     StreamDroppedError,
     ThreadBusyError,
@@ -139,17 +141,17 @@ class RunActivities:
             **request.options,
             "metadata": {**(request.options.get("metadata") or {}), RUN_KEY_METADATA: request.key},
         }
-        if request.mode == "stream":
-            stream = self._backend.create_run_stream(
-                thread_id=request.thread_id, assistant_id=request.assistant_id, options=options
-            )
-            return await _translated(lambda: self._follow(stream, request.thread_id, None))
-        reply = await _translated(
+        answer = await _translated(
             lambda: self._backend.create_run(
-                thread_id=request.thread_id, assistant_id=request.assistant_id, options=options
+                thread_id=request.thread_id,
+                assistant_id=request.assistant_id,
+                options=options,
+                stream=request.mode == "stream",
             )
         )
-        return self._state(reply.run, observed=time.time(), fresh=True)
+        if not isinstance(answer, RunReply):
+            return await _translated(lambda: self._follow(answer, request.thread_id, None))
+        return self._state(answer.run, observed=time.time(), fresh=True)
 
     @activity.defn(name="runflow.submit")
     async def submit(self, request: SubmitInput) -> RunState:
@@ -166,17 +168,17 @@ class RunActivities:
             {"tool_call_id": output.call_id, "output": output.output} for output in request.outputs
         ]
         with _tracing.submission(self._tracer, ref.run_id, ref.thread_id, sorted(call_ids)):
-            if request.mode == "stream":
-                stream = self._backend.submit_tool_outputs_stream(
-                    thread_id=ref.thread_id, run_id=ref.run_id, tool_outputs=outputs
-                )
-                return await _translated(lambda: self._follow(stream, ref.thread_id, current))
-            reply = await _translated(
+            answer = await _translated(
                 lambda: self._backend.submit_tool_outputs(
-                    thread_id=ref.thread_id, run_id=ref.run_id, tool_outputs=outputs
+                    thread_id=ref.thread_id,
+                    run_id=ref.run_id,
+                    tool_outputs=outputs,
+                    stream=request.mode == "stream",
                 )
             )
-        return self._state(reply.run, observed=time.time())
+            if not isinstance(answer, RunReply):
+                return await _translated(lambda: self._follow(answer, ref.thread_id, current))
+        return self._state(answer.run, observed=time.time())
 
     @activity.defn(name="runflow.observe")
     async def observe(self, ref: RunRef) -> RunState:
@@ -221,22 +223,22 @@ class RunActivities:
                 safety_margin=0.0,
             )
         call = ToolCallRequest(request.call.id, request.call.name, request.call.arguments)
+        traced = _tracing.tool_call(self._tracer, call, request.run_id, request.thread_id)
         async with _heartbeating():
-            try:
-                [record] = await dispatch_batch(
-                    [call],
-                    self._registry,
-                    clock=clock,
-                    deadline=deadline,
-                    thread_limiter=self._threads,
-                    trace_call=lambda c: _tracing.tool_call(
-                        self._tracer, c, request.run_id, request.thread_id
-                    ),
-                    run_id=request.run_id,
-                    thread_id=request.thread_id,
-                )
-            except ToolPolicyError as stop:
-                [record] = stop.records
+            with traced as span:
+                try:
+                    [record] = await dispatch_batch(
+                        [call],
+                        self._registry,
+                        clock=clock,
+                        deadline=deadline,
+                        thread_limiter=self._threads,
+                        run_id=request.run_id,
+                        thread_id=request.thread_id,
+                    )
+                except ToolPolicyError as stop:
+                    [record] = stop.records
+                span.finished(record)
         return self._outcome(record)
 
     def settings(self, name: str) -> ToolSettings | None:
@@ -279,12 +281,14 @@ class RunActivities:
         )
         return self._state(reply.run, observed=time.time())
 
-    async def _follow(self, stream: Any, thread_id: str, before: RunState | None) -> RunState:
+    async def _follow(
+        self, stream: EventStream, thread_id: str, before: RunState | None
+    ) -> RunState:
         """Read a run's stream until it requires action or ends (or the stream ends)."""
         latest: Run | None = None
         observed = time.time()
         try:
-            async with stream as events:
+            async with aclosing(stream) as events:
                 async for event in events:
                     activity.heartbeat()
                     if not isinstance(event.data, Run):

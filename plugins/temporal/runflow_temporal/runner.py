@@ -27,6 +27,7 @@ from runflow_temporal._core import (
     ProtocolError,
     RequestRejectedError,
     RetryPolicy,
+    RunEnded,
     RunflowError,
     RunInfo,
     RunResult,
@@ -155,7 +156,7 @@ class TemporalRunner:
                 **options,
             )
             result = await handle.result()
-            observer.finished(result)
+            await observer.emit(RunEnded(result.run.id, result.status, result, None))
             return result
 
     async def start(

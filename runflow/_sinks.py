@@ -1,0 +1,42 @@
+"""Delivering one run's events to every sink of it (see `runflow.events`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from runflow.events import EventCallback, RunEvent, RunSink
+
+__all__ = ["CallbackSink", "Fanout"]
+
+_log = logging.getLogger("runflow")
+
+
+class Fanout:
+    """Every sink of one run, in order; `emit` returns once each has taken the event.
+
+    Args:
+        sinks: in the order they are to see each event (the journal before the caller's).
+        wants_steps: whether run steps are worth a request when they do not stream in.
+    """
+
+    def __init__(self, sinks: Sequence[RunSink], *, wants_steps: bool) -> None:
+        self._sinks = tuple(sinks)
+        self.wants_steps = wants_steps
+
+    async def emit(self, event: RunEvent) -> None:
+        for sink in self._sinks:
+            await sink.emit(event)
+
+
+class CallbackSink:
+    """An `on_event` callback as a sink: one that raises is logged, it never breaks the run."""
+
+    def __init__(self, callback: EventCallback) -> None:
+        self._callback = callback
+
+    async def emit(self, event: RunEvent) -> None:
+        try:
+            self._callback(event)
+        except Exception:
+            _log.exception("the on_event callback raised on %s", type(event).__name__)
