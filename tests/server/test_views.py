@@ -180,7 +180,7 @@ def test_file_search_calls_render_as_retrieval_in_steps_and_deltas() -> None:
         "delta": {"step_details": {"type": "tool_calls", "tool_calls": [{**call, "index": 0}]}},
     }
 
-    rendered = wire_v1({"object": "list", "data": [step]})["data"][0]
+    rendered = wire_v1(step)
     rendered_delta = wire_v1(delta)
 
     assert rendered["step_details"]["tool_calls"] == [

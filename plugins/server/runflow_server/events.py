@@ -12,11 +12,17 @@ import json
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 
 __all__ = ["Event", "EventBus", "Subscription"]
+
+
+class Wired(Protocol):
+    """A record (`records.py`): published as its v2 wire object."""
+
+    def to_wire(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -27,8 +33,9 @@ class Event:
     data: str
 
     @classmethod
-    def of(cls, name: str, obj: dict[str, Any]) -> Event:
-        return cls(name, json.dumps(obj, separators=(",", ":")))
+    def of(cls, name: str, obj: dict[str, Any] | Wired) -> Event:
+        data = obj if isinstance(obj, dict) else obj.to_wire()
+        return cls(name, json.dumps(data, separators=(",", ":")))
 
 
 class Subscription:
@@ -72,7 +79,7 @@ class EventBus:
         if not listeners:
             self._subscribers.pop(subscription.run_id, None)
 
-    def publish(self, run_id: str, name: str, obj: dict[str, Any]) -> None:
+    def publish(self, run_id: str, name: str, obj: dict[str, Any] | Wired) -> None:
         listeners = self._subscribers.get(run_id)
         if not listeners:
             return

@@ -11,13 +11,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .engine import RunEngine
+from .records import Thread
 from .routing import endpoint, page
 
 __all__ = ["foundry_routes"]
 
 
 async def list_threads(request: Request, engine: RunEngine) -> Response:
-    return page(request, engine, "threads", None)
+    return page(request, engine, Thread, None)
 
 
 def foundry_routes() -> list[Route]:

@@ -1,8 +1,8 @@
 """Views: the Assistants v1 shapes over the server's v2 objects, and Foundry's request dialect.
 
-The routes and the engine know one shape, Assistants v2. `Views` is an ASGI layer around the
-routes that translates the JSON a client sends into it and renders what the routes answer out
-of it, so a client of another version sees its own shapes:
+The engine knows one shape, Assistants v2. `Views` is an ASGI layer around the routes that
+translates the JSON a client sends into it, and the v1 renderers below shape what the routes
+answer, so a client of another version sees its own shapes:
 
 - **v1**, for Azure's v1 `api-version`s (`2024-02-15-preview`, `2024-03-01-preview`,
   `2024-04-01-preview`; v2 came with `2024-05-01-preview`) and the `OpenAI-Beta: assistants=v1`
@@ -20,8 +20,11 @@ of it, so a client of another version sees its own shapes:
 - **v2** otherwise: bodies pass untouched, byte for byte.
 
 Request bodies are read whole before the route runs (they are capped by `BodyLimit` outside
-this layer); a body that is not a JSON object passes as sent, for the route to refuse. JSON
-responses are rendered whole, SSE responses event by event as they stream.
+this layer); a body that is not a JSON object passes as sent, for the route to refuse. The
+routes render their JSON answers for the request's view themselves (`view_of`, and each
+record's `to_wire(view)`, which calls the v1 renderers here); this layer renders only SSE
+responses, event by event as they stream (their events are published once, in v2, for every
+subscriber).
 """
 
 from __future__ import annotations
@@ -36,7 +39,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import APIError, bad_request
 from .parsing import load_json
 
-__all__ = ["V1_AZURE_VERSIONS", "Views", "request_v1", "view_of", "wire_v1"]
+__all__ = [
+    "V1_AZURE_VERSIONS",
+    "View",
+    "Views",
+    "message_v1",
+    "request_v1",
+    "step_details_v1",
+    "view_of",
+    "wire_v1",
+    "with_file_ids",
+]
 
 JSON = dict[str, Any]
 View = Literal["v1", "v2", "foundry"]
@@ -147,36 +160,47 @@ def _tool_call_v1(call: JSON) -> JSON:
     }
 
 
-def _step_details_v1(details: JSON) -> JSON:
+def step_details_v1(details: JSON) -> JSON:
+    """A step's details in v1: `retrieval` calls for `file_search` ones (in place)."""
     calls = details.get("tool_calls")
     if isinstance(calls, list):
         details["tool_calls"] = [_tool_call_v1(call) for call in calls]
     return details
 
 
+def with_file_ids(wire: JSON) -> JSON:
+    """An assistant or a run in v1: `file_ids` for its code interpreter's `tool_resources`."""
+    resources = wire.pop("tool_resources", None) or {}
+    wire["tools"] = _tools_v1(wire.get("tools") or [])
+    code = resources.get("code_interpreter") or {}
+    wire["file_ids"] = list(code.get("file_ids") or [])
+    return wire
+
+
+def message_v1(wire: JSON) -> JSON:
+    """A message in v1: `file_ids` for its `attachments`."""
+    attachments = wire.pop("attachments", None) or []
+    wire["file_ids"] = [item["file_id"] for item in attachments if "file_id" in item]
+    return wire
+
+
 def wire_v1(obj: Any) -> Any:
-    """A v2 wire object (or list page, or SSE event data) rendered in v1's shape."""
+    """SSE event data (a v2 wire object or delta) rendered in v1's shape."""
     if not isinstance(obj, dict):
         return obj
     kind = obj.get("object")
-    if kind == "list" and isinstance(obj.get("data"), list):
-        obj["data"] = [wire_v1(item) for item in obj["data"]]
-    elif kind in ("assistant", "thread.run"):
-        resources = obj.pop("tool_resources", None) or {}
-        obj["tools"] = _tools_v1(obj.get("tools") or [])
-        code = resources.get("code_interpreter") or {}
-        obj["file_ids"] = list(code.get("file_ids") or [])
+    if kind in ("assistant", "thread.run"):
+        with_file_ids(obj)
     elif kind == "thread":
         obj.pop("tool_resources", None)
     elif kind == "thread.message":
-        attachments = obj.pop("attachments", None) or []
-        obj["file_ids"] = [item["file_id"] for item in attachments if "file_id" in item]
+        message_v1(obj)
     elif kind == "thread.run.step" and isinstance(obj.get("step_details"), dict):
-        _step_details_v1(obj["step_details"])
+        step_details_v1(obj["step_details"])
     elif kind == "thread.run.step.delta":
         details = (obj.get("delta") or {}).get("step_details")
         if isinstance(details, dict):
-            _step_details_v1(details)
+            step_details_v1(details)
     return obj
 
 
@@ -258,28 +282,19 @@ async def _send_json(send: Send, status: int, body: JSON) -> None:
 
 
 class _Renderer:
-    """The `send` of a v1 request: JSON bodies rendered whole, SSE events one by one."""
+    """The `send` of a v1 request's SSE response: its events rendered one by one (JSON bodies
+    the routes render themselves, `records.Record.to_wire`)."""
 
     def __init__(self, send: Send) -> None:
         self._send = send
-        self._start: Message | None = None
-        self._kind = ""
+        self._sse = False
         self._buffer = b""
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             content_type = dict(message.get("headers", [])).get(b"content-type", b"")
-            self._kind = (
-                "json"
-                if content_type.startswith(b"application/json")
-                else "sse"
-                if content_type.startswith(b"text/event-stream")
-                else ""
-            )
-            if self._kind == "json":
-                self._start = message  # sent with the rendered body and its new length
-                return
-        elif message["type"] == "http.response.body" and self._kind:
+            self._sse = content_type.startswith(b"text/event-stream")
+        elif message["type"] == "http.response.body" and self._sse:
             await self._body(message)
             return
         await self._send(message)
@@ -287,29 +302,11 @@ class _Renderer:
     async def _body(self, message: Message) -> None:
         self._buffer += message.get("body", b"")
         more = message.get("more_body", False)
-        if self._kind == "sse":
-            *events, self._buffer = self._buffer.split(b"\n\n")
-            rendered = b"".join(_render_event(event) + b"\n\n" for event in events)
-            if not more:
-                rendered, self._buffer = rendered + self._buffer, b""
-            await self._send({"type": "http.response.body", "body": rendered, "more_body": more})
-        elif not more:
-            await self._send_rendered_json()
-
-    async def _send_rendered_json(self) -> None:
-        assert self._start is not None
-        try:
-            body = _dumps(wire_v1(json.loads(self._buffer)))
-        except ValueError:
-            body = self._buffer
-        headers = [
-            (name, value)
-            for name, value in self._start.get("headers", [])
-            if name != b"content-length"
-        ]
-        headers.append((b"content-length", str(len(body)).encode()))
-        await self._send({**self._start, "headers": headers})
-        await self._send({"type": "http.response.body", "body": body})
+        *events, self._buffer = self._buffer.split(b"\n\n")
+        rendered = b"".join(_render_event(event) + b"\n\n" for event in events)
+        if not more:
+            rendered, self._buffer = rendered + self._buffer, b""
+        await self._send({"type": "http.response.body", "body": rendered, "more_body": more})
 
 
 def _render_event(event: bytes) -> bytes:
