@@ -106,6 +106,7 @@ class RunEngine:
         self._tasks = TaskHost()
         self._drivers: dict[str, anyio.CancelScope] = {}
         self._deciding: set[str] = set()  # runs whose driver waits for the brain's decision
+        self._players: dict[str, TurnPlayer] = {}  # the turn each driver is playing
         self._watchdog = ExpiryWatchdog(self._tasks, clock, self._expire_watched)
         self._started = False
 
@@ -248,9 +249,7 @@ class RunEngine:
         run = advance(run, RunStatus.CANCELLING)
         self.store.put(run)
         self.bus.publish(run_id, "thread.run.cancelling", run)
-        driver = self._drivers.pop(run_id, None)
-        if driver is not None:
-            driver.cancel()
+        self._stop_driver(run_id)
         self._tasks.spawn(partial(self._finish_cancel, run_id))
         return run
 
@@ -262,14 +261,22 @@ class RunEngine:
             return run
         now = self.now()
         with self.store.transaction():
+            self._stop_driver(run.id)  # (its own driver too: it stops at its next await)
             self._writer.close_open_steps(run, StepStatus.EXPIRED, now=now)
             run = advance(run, RunStatus.EXPIRED, required_action=None)
             self.store.put(run)
         self.bus.publish(run.id, "thread.run.expired", run)
-        driver = self._drivers.pop(run.id, None)
-        if driver is not None:  # (its own driver too: it stops at its next await)
-            driver.cancel()
         return run
+
+    def _stop_driver(self, run_id: str) -> None:
+        """Cancel the run's driver; the message it was streaming keeps the text sent so far."""
+        player = self._players.pop(run_id, None)
+        streamed = None if player is None else player.open_message()
+        if streamed is not None:
+            self.store.put(streamed)
+        driver = self._drivers.pop(run_id, None)
+        if driver is not None:
+            driver.cancel()
 
     # -- background work -------------------------------------------------------------------
 
@@ -343,24 +350,19 @@ class RunEngine:
         Checked on the next loop iteration, so a brain that answers without suspending (the
         scripted and default brains) never wakes the watchdog.
         """
-        run_id = run.id
-        self._deciding.add(run_id)
-        self._tasks.spawn(partial(self._watch_if_deciding, run_id), count=False)
+        chosen = self.brains.brain_for(turn.assistant)
+        cut_text = not getattr(chosen, "limits_its_output", False)
+        opened = self._writer.store_opened
+        player = TurnPlayer(self.bus, run, turn, self.now, store_opened=opened, cut_text=cut_text)
+        self._deciding.add(run.id)
+        self._players[run.id] = player
+        self._tasks.spawn(partial(self._watch_if_deciding, run.id), count=False)
         try:
-            chosen = self.brains.brain_for(turn.assistant)
-            brain = streaming(chosen)
-            cut_text = not getattr(chosen, "limits_its_output", False)
-            player = TurnPlayer(
-                self.bus,
-                run,
-                turn,
-                self.now,
-                store_opened=self._writer.store_opened,
-                cut_text=cut_text,
-            )
-            return await player.play(brain.respond(turn), self._resources(run, turn))
+            return await player.play(streaming(chosen).respond(turn), self._resources(run, turn))
         finally:
-            self._deciding.discard(run_id)
+            self._deciding.discard(run.id)
+            if self._players.get(run.id) is player:
+                del self._players[run.id]
 
     def _resources(self, run: Run, turn: Turn) -> Resources:
         state = self.store.state("runs", run.id)

@@ -159,6 +159,15 @@ class TurnPlayer:
         await self._finish(resources)
         return self._played
 
+    def open_message(self) -> Message | None:
+        """The message being streamed, with the text sent so far (None when there is none)."""
+        if self._message is None:
+            return None
+        content = [dict(part) for part in self._content]
+        if content and content[-1]["type"] == "text":
+            content[-1] = {"type": "text", "text": {"value": self._text, "annotations": []}}
+        return self._message.model_copy(update={"content": content})
+
     def _take(self, event: BrainEvent, limit: int | None, resources: Resources) -> bool:
         """Act on one event; False when the turn's stream is over."""
         if isinstance(event, TextDelta):
