@@ -17,7 +17,7 @@ import httpx2
 import openai
 import pytest
 
-from runflow_server.views import request_v1, wire_v1
+from runflow_server.views import delta_v1, request_v1, step_details_v1
 
 pytestmark = pytest.mark.anyio
 
@@ -171,21 +171,16 @@ async def test_v2_bodies_pass_byte_for_byte(http: httpx2.AsyncClient) -> None:
 
 def test_file_search_calls_render_as_retrieval_in_steps_and_deltas() -> None:
     call = {"id": "call_1", "type": "file_search", "file_search": {"results": []}}
-    step = {
-        "object": "thread.run.step",
-        "step_details": {"type": "tool_calls", "tool_calls": [call]},
-    }
+    step = {"step_details": {"type": "tool_calls", "tool_calls": [call]}}
     delta = {
         "object": "thread.run.step.delta",
         "delta": {"step_details": {"type": "tool_calls", "tool_calls": [{**call, "index": 0}]}},
     }
 
-    rendered = wire_v1(step)
-    rendered_delta = wire_v1(delta)
+    rendered = step_details_v1(step["step_details"])
+    rendered_delta = delta_v1(delta)
 
-    assert rendered["step_details"]["tool_calls"] == [
-        {"id": "call_1", "type": "retrieval", "retrieval": {}}
-    ]
+    assert rendered["tool_calls"] == [{"id": "call_1", "type": "retrieval", "retrieval": {}}]
     assert rendered_delta["delta"]["step_details"]["tool_calls"] == [
         {"id": "call_1", "index": 0, "type": "retrieval", "retrieval": {}}
     ]

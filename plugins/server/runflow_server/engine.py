@@ -65,6 +65,7 @@ from .store import Store
 from .tasks import TaskHost
 from .turn_end import TurnWriter, builtin_state
 from .turns import Played, Resources, TurnPlayer, fit_prompt
+from .views import View
 from .watchdog import ExpiryWatchdog
 
 __all__ = ["RunEngine"]
@@ -172,11 +173,11 @@ class RunEngine:
         thread_id: str,
         body: RunOptions,
         *,
-        subscribe: bool = False,
+        subscribe: View | None = None,
         include: Iterable[str] = (),
     ) -> tuple[Run, Subscription | None]:
-        """Queue a run on the thread and start driving it; `include` is the request's
-        `include[]`, handed to the run's built-in tools."""
+        """Queue a run on the thread and start driving it; `subscribe`: the view of a stream of
+        its events; `include` is the request's `include[]`, handed to the run's built-in tools."""
         self.thread(thread_id)
         assistant = self.assistant(body.assistant_id)
         active = self.active_run(thread_id)
@@ -196,14 +197,19 @@ class RunEngine:
             for message in extra or []:
                 self.store.add(user_message_object(thread_id, message, created_at=now))
             self.store.add(run, state={"rounds": [], "include": sorted(set(include))})
-        subscription = self.bus.subscribe(run.id) if subscribe else None
+        subscription = None if subscribe is None else self.bus.subscribe(run.id, subscribe)
         self.bus.publish(run.id, "thread.run.created", run)
         self.bus.publish(run.id, "thread.run.queued", run)
         self._start_driver(run.id)
         return run, subscription
 
     def submit_tool_outputs(
-        self, thread_id: str, run_id: str, body: SubmitToolOutputsBody, *, subscribe: bool = False
+        self,
+        thread_id: str,
+        run_id: str,
+        body: SubmitToolOutputsBody,
+        *,
+        subscribe: View | None = None,
     ) -> tuple[Run, Subscription | None]:
         """Complete the waiting tool_calls step with the outputs, and queue the run again."""
         run = self.run(thread_id, run_id)
@@ -224,7 +230,7 @@ class RunEngine:
             for c in calls
         ]
         state["rounds"].append([result.__dict__ for result in results])
-        subscription = self.bus.subscribe(run_id) if subscribe else None
+        subscription = None if subscribe is None else self.bus.subscribe(run_id, subscribe)
         with self.store.transaction():
             self._writer.complete_tool_step(run, state.pop("tool_step"), outputs, now=self.now())
             run = advance(run, RunStatus.QUEUED, required_action=None)

@@ -37,7 +37,7 @@ from .files import file_routes
 from .records import Assistant, Message, Run, Step, Thread
 from .routing import Handler, delete, endpoint, page, respond
 from .sse import event_stream
-from .views import view_of
+from .views import View, view_of
 
 __all__ = ["routes"]
 
@@ -60,6 +60,13 @@ def _check_include(request: Request) -> list[str]:
                 code="invalid_value",
             )
     return values
+
+
+def _stream(
+    request: Request, body: RunBody | ThreadAndRunBody | SubmitToolOutputsBody
+) -> View | None:
+    """The view of the event stream the request asks for; None when it asks for none."""
+    return view_of(request.scope) if body.stream else None
 
 
 def _run_response(
@@ -162,7 +169,7 @@ async def create_run(request: Request, engine: RunEngine) -> Response:
     include = _check_include(request)
     body = parse_body(RunBody, await request.body())
     run, subscription = engine.create_run(
-        request.path_params["thread_id"], body, subscribe=bool(body.stream), include=include
+        request.path_params["thread_id"], body, subscribe=_stream(request, body), include=include
     )
     attach_messages(engine, engine.thread(run.thread_id), body.additional_messages or [])
     return _run_response(request, run, subscription)
@@ -175,8 +182,10 @@ async def create_thread_and_run(request: Request, engine: RunEngine) -> Response
     if body.tool_resources is not None:
         thread_body = thread_body.model_copy(update={"tool_resources": body.tool_resources})
     thread = _new_thread(engine, thread_body)
-    run, subscription = engine.create_run(thread.id, body, subscribe=bool(body.stream))
-    return _run_response(request, run, subscription, (Event.of("thread.created", thread),))
+    stream = _stream(request, body)
+    run, subscription = engine.create_run(thread.id, body, subscribe=stream)
+    first = Event.of("thread.created", thread, stream or "v2")
+    return _run_response(request, run, subscription, (first,))
 
 
 async def list_runs(request: Request, engine: RunEngine) -> Response:
@@ -201,7 +210,7 @@ async def submit_tool_outputs(request: Request, engine: RunEngine) -> Response:
     body = parse_body(SubmitToolOutputsBody, await request.body())
     params = request.path_params
     run, subscription = engine.submit_tool_outputs(
-        params["thread_id"], params["run_id"], body, subscribe=bool(body.stream)
+        params["thread_id"], params["run_id"], body, subscribe=_stream(request, body)
     )
     return _run_response(request, run, subscription)
 

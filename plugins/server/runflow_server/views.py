@@ -1,8 +1,8 @@
 """Views: the Assistants v1 shapes over the server's v2 objects, and Foundry's request dialect.
 
 The engine knows one shape, Assistants v2. `Views` is an ASGI layer around the routes that
-translates the JSON a client sends into it, and the v1 renderers below shape what the routes
-answer, so a client of another version sees its own shapes:
+translates the JSON a client sends into it, and the v1 renderers below shape the records the
+routes answer and the events they stream, so a client of another version sees its own shapes:
 
 - **v1**, for Azure's v1 `api-version`s (`2024-02-15-preview`, `2024-03-01-preview`,
   `2024-04-01-preview`; v2 came with `2024-05-01-preview`) and the `OpenAI-Beta: assistants=v1`
@@ -20,15 +20,15 @@ answer, so a client of another version sees its own shapes:
 - **v2** otherwise: bodies pass untouched, byte for byte.
 
 Request bodies are read whole before the route runs (they are capped by `BodyLimit` outside
-this layer); a body that is not a JSON object passes as sent, for the route to refuse. The
-routes render their JSON answers for the request's view themselves (`view_of`, and each
-record's `to_wire(view)`, which calls the v1 renderers here); this layer renders only SSE
-responses, event by event as they stream (their events are published once, in v2, for every
-subscriber).
+this layer); a body that is not a JSON object passes as sent, for the route to refuse.
+Responses are not rewritten here: the routes render records for the request's view (`view_of`
+and each record's `to_wire(view)`, which call the v1 renderers below), and so does the event
+bus for each stream (`events.py`).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable
@@ -43,11 +43,11 @@ __all__ = [
     "V1_AZURE_VERSIONS",
     "View",
     "Views",
+    "delta_v1",
     "message_v1",
     "request_v1",
     "step_details_v1",
     "view_of",
-    "wire_v1",
     "with_file_ids",
 ]
 
@@ -184,24 +184,15 @@ def message_v1(wire: JSON) -> JSON:
     return wire
 
 
-def wire_v1(obj: Any) -> Any:
-    """SSE event data (a v2 wire object or delta) rendered in v1's shape."""
-    if not isinstance(obj, dict):
-        return obj
-    kind = obj.get("object")
-    if kind in ("assistant", "thread.run"):
-        with_file_ids(obj)
-    elif kind == "thread":
-        obj.pop("tool_resources", None)
-    elif kind == "thread.message":
-        message_v1(obj)
-    elif kind == "thread.run.step" and isinstance(obj.get("step_details"), dict):
-        step_details_v1(obj["step_details"])
-    elif kind == "thread.run.step.delta":
-        details = (obj.get("delta") or {}).get("step_details")
-        if isinstance(details, dict):
-            step_details_v1(details)
-    return obj
+def delta_v1(delta: JSON) -> JSON:
+    """A stream's delta (or error) in v1: a step delta's calls as `step_details_v1` renders
+    them, in a copy (the v2 subscribers of the stream get the same delta)."""
+    details = (delta.get("delta") or {}).get("step_details")
+    if delta.get("object") != "thread.run.step.delta" or not isinstance(details, dict):
+        return delta
+    rendered = copy.deepcopy(delta)
+    step_details_v1(rendered["delta"]["step_details"])
+    return rendered
 
 
 class Views:
@@ -226,7 +217,7 @@ class Views:
         except APIError as exc:
             await _send_json(send, exc.status, exc.body())
             return
-        await self._app(scope, receive, _Renderer(send) if view == "v1" else send)
+        await self._app(scope, receive, send)
 
 
 async def _translated(
@@ -279,40 +270,3 @@ async def _send_json(send: Send, status: int, body: JSON) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": raw})
-
-
-class _Renderer:
-    """The `send` of a v1 request's SSE response: its events rendered one by one (JSON bodies
-    the routes render themselves, `records.Record.to_wire`)."""
-
-    def __init__(self, send: Send) -> None:
-        self._send = send
-        self._sse = False
-        self._buffer = b""
-
-    async def __call__(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            content_type = dict(message.get("headers", [])).get(b"content-type", b"")
-            self._sse = content_type.startswith(b"text/event-stream")
-        elif message["type"] == "http.response.body" and self._sse:
-            await self._body(message)
-            return
-        await self._send(message)
-
-    async def _body(self, message: Message) -> None:
-        self._buffer += message.get("body", b"")
-        more = message.get("more_body", False)
-        *events, self._buffer = self._buffer.split(b"\n\n")
-        rendered = b"".join(_render_event(event) + b"\n\n" for event in events)
-        if not more:
-            rendered, self._buffer = rendered + self._buffer, b""
-        await self._send({"type": "http.response.body", "body": rendered, "more_body": more})
-
-
-def _render_event(event: bytes) -> bytes:
-    lines = event.split(b"\n")
-    for index, line in enumerate(lines):
-        if line.startswith(b"data: {"):
-            data = wire_v1(json.loads(line[6:]))
-            lines[index] = b"data: " + _dumps(data)
-    return b"\n".join(lines)
