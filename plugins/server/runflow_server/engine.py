@@ -60,10 +60,11 @@ from .filestore import StoredFiles
 from .lifecycle import ACTIVE, EXPIRABLE, RunStatus, StepStatus, advance
 from .objects import run_object, user_message_object
 from .records import Assistant, Kind, Message, R, Run, Thread
+from .run_state import RunState
 from .scenario import BrainChooser
 from .store import Store
 from .tasks import TaskHost
-from .turn_end import TurnWriter, builtin_state
+from .turn_end import TurnWriter
 from .turns import Played, Resources, TurnPlayer, fit_prompt
 from .views import View
 from .watchdog import ExpiryWatchdog
@@ -196,7 +197,7 @@ class RunEngine:
         with self.store.transaction():
             for message in extra or []:
                 self.store.add(user_message_object(thread_id, message, created_at=now))
-            self.store.add(run, state={"rounds": [], "include": sorted(set(include))})
+            self.store.add(run, state=RunState(include=tuple(sorted(set(include)))))
         subscription = None if subscribe is None else self.bus.subscribe(run.id, subscribe)
         self.bus.publish(run.id, "thread.run.created", run)
         self.bus.publish(run.id, "thread.run.queued", run)
@@ -224,16 +225,16 @@ class RunEngine:
                 param="tool_outputs",
             )
         outputs = {output.tool_call_id: output.output for output in body.tool_outputs}
-        state = self.store.state("runs", run_id)
-        results = [
+        results = tuple(
             ToolResult(c["id"], c["function"]["name"], c["function"]["arguments"], outputs[c["id"]])
             for c in calls
-        ]
-        state["rounds"].append([result.__dict__ for result in results])
+        )
+        state = self.store.run_state(run_id)
         subscription = None if subscribe is None else self.bus.subscribe(run_id, subscribe)
         with self.store.transaction():
-            self._writer.complete_tool_step(run, state.pop("tool_step"), outputs, now=self.now())
+            self._writer.complete_tool_step(run, state.tool_step, outputs, now=self.now())
             run = advance(run, RunStatus.QUEUED, required_action=None)
+            state = state.model_copy(update={"rounds": (*state.rounds, results), "tool_step": None})
             self.store.put(run, state=state)
         self.bus.publish(run_id, "thread.run.queued", run)
         self._start_driver(run_id)
@@ -330,15 +331,16 @@ class RunEngine:
         self.store.put(run)
         self.bus.publish(run_id, "thread.run.in_progress", run)
         while True:
-            turn = fit_prompt(self._turn(run))
+            state = self.store.run_state(run_id)
+            turn = fit_prompt(self._turn(run, state))
             if turn is None:
                 self._writer.incomplete(run, "max_prompt_tokens", now=self.now())
                 return
-            played = await self._play(run, turn)
+            played = await self._play(run, turn, self._resources(run, turn, state))
             run = self._current(run_id, RunStatus.IN_PROGRESS)
             if run is None:
                 return
-            run = self._writer.commit(run, turn, played, now=self.now())
+            run = self._writer.commit(run, turn, played, state, now=self.now())
             if isinstance(played.terminal, Delay):
                 waited = await self._wait_out(run, played.terminal.seconds)
                 if waited is None:
@@ -349,7 +351,7 @@ class RunEngine:
                     self._watchdog.poke()
                 return
 
-    async def _play(self, run: Run, turn: Turn) -> Played:
+    async def _play(self, run: Run, turn: Turn, resources: Resources) -> Played:
         """One model turn, streamed; the watchdog watches the run while the brain (or a built-in
         tool) takes its time.
 
@@ -364,28 +366,27 @@ class RunEngine:
         self._players[run.id] = player
         self._tasks.spawn(partial(self._watch_if_deciding, run.id), count=False)
         try:
-            return await player.play(streaming(chosen).respond(turn), self._resources(run, turn))
+            return await player.play(streaming(chosen).respond(turn), resources)
         finally:
             self._deciding.discard(run.id)
             if self._players.get(run.id) is player:
                 del self._players[run.id]
 
-    def _resources(self, run: Run, turn: Turn) -> Resources:
-        state = self.store.state("runs", run.id)
-        sandbox_files, citations = builtin_state(state)
-
+    def _resources(self, run: Run, turn: Turn, state: RunState) -> Resources:
         def context() -> BuiltinContext:
             return BuiltinContext(
                 run=turn.run,
                 assistant=turn.assistant,
                 thread=self.thread(run.thread_id).to_wire(),
                 files=self.files,
-                include=frozenset(state.get("include", [])),
+                include=frozenset(state.include),
                 deadline=float(run.expires_at or math.inf),
             )
 
-        images = tuple(state.get("images", []))
-        return Resources(self.builtin_tools, context, sandbox_files, citations, images)
+        builtin = state.builtin
+        return Resources(
+            self.builtin_tools, context, builtin.sandbox_files, builtin.citations, state.images
+        )
 
     async def _watch_if_deciding(self, run_id: str) -> None:
         if run_id in self._deciding:
@@ -411,14 +412,13 @@ class RunEngine:
         run = self.expire_if_due(run)
         return run if run.status == status else None
 
-    def _turn(self, run: Run) -> Turn:
+    def _turn(self, run: Run, state: RunState) -> Turn:
         """What the brain sees, as the API shapes it."""
-        rounds = self.store.state("runs", run.id).get("rounds", [])
         return Turn(
             run=run.to_wire(),
             assistant=self.assistant(run.assistant_id).to_wire(),
             messages=[m.to_wire() for m in self.store.children(Message, run.thread_id)],
-            rounds=[[ToolResult(**result) for result in round_] for round_ in rounds],
+            rounds=state.rounds,
             memory=self.store.state("threads", run.thread_id).get("memory", {}),
         )
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal
 
 from .records import Kind, R, Record
+from .run_state import RunState
 
 __all__ = ["Kind", "Page", "Store"]
 
@@ -94,7 +95,7 @@ class Store:
             finally:
                 self._depth = 0
 
-    def add(self, record: Record, *, state: JSON | None = None) -> None:
+    def add(self, record: Record, *, state: RunState | JSON | None = None) -> None:
         """Store a new record (under its parent), with what the server keeps beside it."""
         wire = record.to_wire()
         with self.transaction():
@@ -108,11 +109,11 @@ class Store:
                     wire.get("status"),
                     wire.get("expires_at"),
                     json.dumps(wire),
-                    json.dumps(state or {}),
+                    _state_json(state),
                 ),
             )
 
-    def put(self, record: Record, *, state: JSON | None = None) -> None:
+    def put(self, record: Record, *, state: RunState | JSON | None = None) -> None:
         """Write a changed record back (and its state, when given)."""
         wire = record.to_wire()
         with self.transaction():
@@ -123,10 +124,10 @@ class Store:
             if state is not None:
                 self.save_state(record.kind, record.id, state)
 
-    def save_state(self, kind: Kind, object_id: str, state: JSON) -> None:
+    def save_state(self, kind: Kind, object_id: str, state: RunState | JSON) -> None:
         with self.transaction():
             self._db.execute(
-                f"UPDATE {kind} SET state = ? WHERE id = ?", (json.dumps(state), object_id)
+                f"UPDATE {kind} SET state = ? WHERE id = ?", (_state_json(state), object_id)
             )
 
     def delete(self, kind: Kind, object_id: str) -> None:
@@ -152,6 +153,9 @@ class Store:
         row = self._one(f"SELECT state FROM {kind} WHERE id = ?", (object_id,))
         result: JSON = json.loads(row[0]) if row else {}
         return result
+
+    def run_state(self, run_id: str) -> RunState:
+        return RunState.model_validate(self.state("runs", run_id))
 
     def children(
         self, cls: type[R], parent: str, *, statuses: Iterable[str] | None = None
@@ -245,3 +249,7 @@ class Store:
 
     def _all(self, cls: type[R], sql: str, args: Sequence[Any]) -> list[R]:
         return [cls.from_wire(json.loads(row[0])) for row in self._rows(sql, args)]
+
+
+def _state_json(state: RunState | JSON | None) -> str:
+    return json.dumps(state.to_wire() if isinstance(state, RunState) else state or {})

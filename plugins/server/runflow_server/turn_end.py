@@ -11,13 +11,11 @@ A finished run's usage is the sum of its steps'; as recorded, its steps no longe
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict
 from typing import Any
 
 from .brains import (
     CallBuiltins,
     CallFunctions,
-    Citation,
     Delay,
     ErrorCode,
     Fail,
@@ -29,19 +27,13 @@ from .events import EventBus
 from .lifecycle import RunStatus, StepStatus, advance
 from .objects import usage_object
 from .records import Message, Run, Step
+from .run_state import BuiltinState, RunState
 from .store import Store
 from .turns import Played
 
-__all__ = ["TurnWriter", "builtin_state"]
+__all__ = ["TurnWriter"]
 
 JSON = dict[str, Any]
-
-
-def builtin_state(state: Mapping[str, Any]) -> tuple[dict[str, str], tuple[Citation, ...]]:
-    """The sandbox files and citations a run's built-in calls produced so far."""
-    builtin = state.get("builtin", {})
-    citations = tuple(Citation(**c) for c in builtin.get("citations", []))
-    return dict(builtin.get("sandbox_files", {})), citations
 
 
 class TurnWriter:
@@ -56,17 +48,18 @@ class TurnWriter:
             if message is not None:
                 self._store.add(message)
 
-    def commit(self, run: Run, turn: Turn, played: Played, *, now: int) -> Run:
-        """Store the turn and the run's new state in one transaction; the run as it now is."""
-        state = self._store.state("runs", run.id)
-        self._record_builtins(state, played)
+    def commit(self, run: Run, turn: Turn, played: Played, state: RunState, *, now: int) -> Run:
+        """Store the turn and the run's new state (`state` as the turn began) in one
+        transaction; the run as it now is."""
+        state = _with_builtins(state, played)
         terminal = played.terminal
         with self._store.transaction():
             for record in [*played.steps.values(), *played.messages.values()]:
                 self._store.put(record)
             self._store.save_state("threads", run.thread_id, {"memory": turn.memory})
             if isinstance(terminal, CallFunctions):
-                state["tool_step"] = {"id": played.calls_step, "usage": played.calls_usage}
+                pending = {"id": played.calls_step, "usage": played.calls_usage}
+                state = state.model_copy(update={"tool_step": pending})
                 action = {"type": "submit_tool_outputs", "submit_tool_outputs": {}}
                 action["submit_tool_outputs"] = {"tool_calls": played.calls}
                 run = advance(run, RunStatus.REQUIRES_ACTION, required_action=action)
@@ -88,18 +81,6 @@ class TurnWriter:
             return self.incomplete(run, reason or "max_completion_tokens", now=now)
         return self._end(run, RunStatus.COMPLETED, now, completed_at=now)
 
-    def _record_builtins(self, state: JSON, played: Played) -> None:
-        if played.images_used:
-            state.pop("images", None)
-        if not played.outcomes:
-            return
-        builtin = state.setdefault("builtin", {"sandbox_files": {}, "citations": []})
-        for outcome in played.outcomes:
-            builtin["sandbox_files"].update(outcome.sandbox_files)
-            builtin["citations"] += [asdict(citation) for citation in outcome.citations]
-            state["images"] = state.get("images", []) + list(outcome.image_file_ids)
-        state.setdefault("rounds", []).append([asdict(result) for result in played.results])
-
     def incomplete(self, run: Run, reason: str, *, now: int) -> Run:
         return self._end(run, RunStatus.INCOMPLETE, now, incomplete_details={"reason": reason})
 
@@ -108,11 +89,11 @@ class TurnWriter:
         return self._end(run, RunStatus.FAILED, now, failed_at=now, last_error=error)
 
     def complete_tool_step(
-        self, run: Run, pending: Mapping[str, Any], outputs: Mapping[str, str], *, now: int
+        self, run: Run, pending: Mapping[str, Any] | None, outputs: Mapping[str, str], *, now: int
     ) -> None:
         """Fill the submitted outputs into the waiting tool_calls step and complete it."""
-        step = self._store.get(Step, pending["id"])
-        assert step is not None, f"run {run.id} lost its tool_calls step"
+        step = None if pending is None else self._store.get(Step, pending["id"])
+        assert pending is not None and step is not None, f"run {run.id} lost its tool_calls step"
         calls = [
             {**call, "function": {**call["function"], "output": outputs[call["id"]]}}
             for call in step.step_details["tool_calls"]
@@ -172,3 +153,18 @@ class TurnWriter:
             run = advance(run, RunStatus.QUEUED)
             self._store.put(run)
         return run
+
+
+def _with_builtins(state: RunState, played: Played) -> RunState:
+    """The run's state with what the turn's built-in calls produced (and its images used)."""
+    images = () if played.images_used else state.images
+    if not played.outcomes:
+        return state.model_copy(update={"images": images})
+    files, citations = dict(state.builtin.sandbox_files), state.builtin.citations
+    for outcome in played.outcomes:
+        files.update(outcome.sandbox_files)
+        citations += outcome.citations
+        images += outcome.image_file_ids
+    builtin = BuiltinState(sandbox_files=files, citations=citations)
+    rounds = (*state.rounds, tuple(played.results))
+    return state.model_copy(update={"builtin": builtin, "images": images, "rounds": rounds})
