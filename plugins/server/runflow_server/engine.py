@@ -59,7 +59,7 @@ from .events import EventBus, Subscription
 from .filestore import StoredFiles
 from .lifecycle import ACTIVE, EXPIRABLE, RunStatus, StepStatus, advance
 from .objects import run_object, user_message_object
-from .records import Assistant, Kind, Message, R, Run, Thread
+from .records import Assistant, Message, R, Run, Thread
 from .run_state import RunState
 from .scenario import BrainChooser
 from .store import Store
@@ -73,16 +73,6 @@ __all__ = ["RunEngine"]
 
 JSON = dict[str, Any]
 log = logging.getLogger(__name__)
-
-# Per kind: its name in error texts, the parameter naming it, the prefix of its ids.
-_NAMES: dict[Kind, tuple[str, str, str]] = {
-    "assistants": ("assistant", "assistant_id", "asst"),
-    "threads": ("thread", "thread_id", "thread"),
-    "messages": ("message", "message_id", "msg"),
-    "runs": ("run", "run_id", "run"),
-    "run_steps": ("run step", "step_id", "step"),
-    "files": ("file", "file_id", ""),
-}
 
 
 class RunEngine:
@@ -120,7 +110,7 @@ class RunEngine:
     def get(self, cls: type[R], object_id: str, *, parent: str | None = None) -> R:
         """A record by id (under `parent` when given): 400 for an id of the wrong kind, as the
         hosted API ("Expected an ID that begins with 'thread'."), 404 when there is none."""
-        noun, param, prefix = _NAMES[cls.kind]
+        noun, param, prefix = cls.names
         if not object_id.startswith(prefix):
             raise bad_request(
                 f"Invalid '{param}': '{object_id}'. Expected an ID that begins with '{prefix}'.",
@@ -149,10 +139,6 @@ class RunEngine:
             if self.expire_if_due(run).status in ACTIVE:
                 return run
         return None
-
-    def refresh_thread_runs(self, thread_id: str) -> None:
-        """Expire the thread's overdue runs before they are listed."""
-        self.active_run(thread_id)
 
     # -- state changes ---------------------------------------------------------------------
 
@@ -361,12 +347,14 @@ class RunEngine:
         chosen = self.brains.brain_for(turn.assistant)
         cut_text = not getattr(chosen, "limits_its_output", False)
         opened = self._writer.store_opened
-        player = TurnPlayer(self.bus, run, turn, self.now, store_opened=opened, cut_text=cut_text)
+        player = TurnPlayer(
+            self.bus, run, turn, resources, self.now, store_opened=opened, cut_text=cut_text
+        )
         self._deciding.add(run.id)
         self._players[run.id] = player
         self._tasks.spawn(partial(self._watch_if_deciding, run.id), count=False)
         try:
-            return await player.play(streaming(chosen).respond(turn), resources)
+            return await player.play(streaming(chosen).respond(turn))
         finally:
             self._deciding.discard(run.id)
             if self._players.get(run.id) is player:

@@ -33,6 +33,8 @@ class Record(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: ClassVar[Kind]
+    # Its name in error texts, the parameter naming it, the prefix of its ids.
+    names: ClassVar[tuple[str, str, str]]
     if TYPE_CHECKING:  # declared by each record, in its wire order
         id: str
         object: str
@@ -54,6 +56,7 @@ class Record(BaseModel):
 
 class File(Record):
     kind: ClassVar[Kind] = "files"
+    names = ("file", "file_id", "")
     object: Literal["file"] = "file"
     id: str
     purpose: str
@@ -67,6 +70,7 @@ class File(Record):
 
 class Assistant(Record):
     kind: ClassVar[Kind] = "assistants"
+    names = ("assistant", "assistant_id", "asst")
     id: str
     object: Literal["assistant"] = "assistant"
     created_at: int
@@ -89,6 +93,7 @@ class Assistant(Record):
 
 class Thread(Record):
     kind: ClassVar[Kind] = "threads"
+    names = ("thread", "thread_id", "thread")
     id: str
     object: Literal["thread"] = "thread"
     created_at: int
@@ -104,6 +109,7 @@ class Thread(Record):
 
 class Message(Record):
     kind: ClassVar[Kind] = "messages"
+    names = ("message", "message_id", "msg")
     id: str
     object: Literal["thread.message"] = "thread.message"
     created_at: int
@@ -130,6 +136,7 @@ class Message(Record):
 
 class Run(Record):
     kind: ClassVar[Kind] = "runs"
+    names = ("run", "run_id", "run")
     id: str
     object: Literal["thread.run"] = "thread.run"
     created_at: int
@@ -179,6 +186,7 @@ class Run(Record):
 
 class Step(Record):
     kind: ClassVar[Kind] = "run_steps"
+    names = ("run step", "step_id", "step")
     id: str
     object: Literal["thread.run.step"] = "thread.run.step"
     created_at: int

@@ -190,7 +190,7 @@ async def create_thread_and_run(request: Request, engine: RunEngine) -> Response
 
 async def list_runs(request: Request, engine: RunEngine) -> Response:
     thread_id = engine.thread(request.path_params["thread_id"]).id
-    engine.refresh_thread_runs(thread_id)
+    engine.active_run(thread_id)  # expires the overdue ones before they are listed
     return page(request, engine, Run, thread_id)
 
 

@@ -26,6 +26,7 @@ deterministically from text lengths (`objects.token_count`).
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -111,13 +112,6 @@ class Resources:
     images: tuple[str, ...]
 
 
-def _no_context() -> BuiltinContext:
-    raise RuntimeError("no built-in tools for this turn")
-
-
-_NO_RESOURCES = Resources({}, _no_context, {}, (), ())
-
-
 class TurnPlayer:
     """Plays one turn: reads the brain's stream, publishes its events, gathers its records."""
 
@@ -126,6 +120,7 @@ class TurnPlayer:
         bus: EventBus,
         run: Run,
         turn: Turn,
+        resources: Resources,
         now: Callable[[], int],
         *,
         store_opened: Callable[[Step, Message | None], None],
@@ -135,43 +130,39 @@ class TurnPlayer:
         message at `max_completion_tokens` (estimated); False for brains whose model keeps to
         the limit itself."""
         self._bus, self._run, self._turn, self._now = bus, run, turn, now
+        self._resources = resources
         self._store_opened = store_opened
-        self._cut_text = cut_text
+        self._limit = run.max_completion_tokens if cut_text else None
         self._played = Played(None)
         self._message: Message | None = None
         self._content: list[JSON] = []  # the open message's parts, as they grow
         self._text = ""
         self._calls_step: Step | None = None
         self._reported: Usage | None = None
-        self._resources = _NO_RESOURCES
 
-    async def play(self, events: AsyncIterator[BrainEvent], resources: Resources) -> Played:
-        self._resources = resources
-        limit = self._run.max_completion_tokens if self._cut_text else None
+    async def play(self, events: AsyncIterator[BrainEvent]) -> Played:
         try:
             async for event in events:
-                if not self._take(event, limit, resources):
+                if not self._take(event):
                     break
         finally:
             close = getattr(events, "aclose", None)
             if close is not None:  # an async generator: run its cleanup now, not at GC
                 await close()
-        await self._finish(resources)
+        await self._finish()
         return self._played
 
     def open_message(self) -> Message | None:
         """The message being streamed, with the text sent so far (None when there is none)."""
         if self._message is None:
             return None
-        content = [dict(part) for part in self._content]
-        if content and content[-1]["type"] == "text":
-            content[-1] = {"type": "text", "text": {"value": self._text, "annotations": []}}
-        return self._message.model_copy(update={"content": content})
+        content = [*self._content[:-1], self._text_part()] if self._text else self._content
+        return self._message.model_copy(update={"content": copy.deepcopy(content)})
 
-    def _take(self, event: BrainEvent, limit: int | None, resources: Resources) -> bool:
+    def _take(self, event: BrainEvent) -> bool:
         """Act on one event; False when the turn's stream is over."""
         if isinstance(event, TextDelta):
-            return self._add_text(event.text, limit, resources)
+            return self._add_text(event.text)
         if isinstance(event, FunctionCallDelta):
             self._call_delta(event)
         elif isinstance(event, Usage):
@@ -210,7 +201,7 @@ class TurnPlayer:
 
     # -- messages ----------------------------------------------------------------------------
 
-    def _open_message(self, resources: Resources) -> Message:
+    def _open_message(self) -> Message:
         message = message_object(
             self._run.thread_id,
             created_at=self._now(),
@@ -225,17 +216,18 @@ class TurnPlayer:
         self._publish("thread.message.created", message)
         self._publish("thread.message.in_progress", message)
         self._content = []
-        for index, file_id in enumerate(resources.images):
+        images = self._resources.images
+        for index, file_id in enumerate(images):
             part = {"type": "image_file", "image_file": {"file_id": file_id, "detail": "auto"}}
             self._content.append(part)
             self._publish("thread.message.delta", _delta(message, {"index": index, **part}))
-        self._played.images_used = bool(resources.images)
+        self._played.images_used = bool(images)
         self._message = message
         return message
 
-    def _add_text(self, text: str, limit: int | None, resources: Resources) -> bool:
+    def _add_text(self, text: str) -> bool:
         """Publish a piece of the message; False once it passes `max_completion_tokens`."""
-        message = self._message or self._open_message(resources)
+        message, limit = self._message or self._open_message(), self._limit
         first = not any(part["type"] == "text" for part in self._content)
         if first:
             self._content.append({"type": "text", "text": {"value": "", "annotations": []}})
@@ -253,15 +245,17 @@ class TurnPlayer:
             )
         return keep
 
-    def _close_message(self, resources: Resources, *, last: bool) -> None:
+    def _text_part(self, annotations: list[JSON] | None = None) -> JSON:
+        return {"type": "text", "text": {"value": self._text, "annotations": annotations or []}}
+
+    def _close_message(self, *, last: bool) -> None:
         message, self._message = self._message, None
         if message is None:
             return
-        part = self._content[-1]
-        part["text"]["value"] = self._text
-        annotations = annotate(self._text, resources.sandbox_files, resources.citations)
+        found = self._resources
+        annotations = annotate(self._text, found.sandbox_files, found.citations)
+        self._content[-1] = self._text_part(annotations)
         if annotations:
-            part["text"]["annotations"] = annotations
             entry = {"index": len(self._content) - 1, "type": "text"}
             listed = [{"index": i, **a} for i, a in enumerate(annotations)]
             self._publish(
@@ -283,19 +277,13 @@ class TurnPlayer:
 
     def _call_delta(self, event: FunctionCallDelta) -> None:
         if self._calls_step is None:
-            self._close_message_early()
+            self._close_message(last=False)
             self._calls_step = self._open_step({"type": "tool_calls", "tool_calls": []})
         function: JSON = {"arguments": event.arguments}
-        entry: JSON = {"index": event.index, "type": "function"}
-        if event.call_id is not None:
-            entry["id"] = event.call_id
         if event.name is not None:
             function = {"name": event.name, "arguments": event.arguments, "output": None}
-        entry["function"] = function
+        entry = _entry(event.index, event.call_id, "function", function)
         self._publish("thread.run.step.delta", _step_delta(self._calls_step, entry))
-
-    def _close_message_early(self) -> None:
-        self._close_message(self._resources, last=False)
 
     def _call_functions(self, terminal: CallFunctions) -> None:
         calls: list[JSON] = [
@@ -309,19 +297,16 @@ class TurnPlayer:
         step = self._calls_step
         if step is None:
             step = self._calls_step = self._open_step({"type": "tool_calls", "tool_calls": []})
-            for index, call in enumerate(calls):
-                first = {"name": call["function"]["name"], "arguments": "", "output": None}
-                entry = {"index": index, "id": call["id"], "type": "function", "function": first}
-                self._publish("thread.run.step.delta", _step_delta(step, entry))
+            for index, call in enumerate(calls):  # as streamed: id and name, then arguments
+                named = {"name": call["function"]["name"], "arguments": "", "output": None}
                 rest = {"arguments": call["function"]["arguments"]}
-                entry = {"index": index, "type": "function", "function": rest}
-                self._publish("thread.run.step.delta", _step_delta(step, entry))
-        details = {
-            "type": "tool_calls",
-            "tool_calls": [
-                {**call, "function": {**call["function"], "output": None}} for call in calls
-            ],
-        }
+                for entry in (
+                    _entry(index, call["id"], "function", named),
+                    _entry(index, None, "function", rest),
+                ):
+                    self._publish("thread.run.step.delta", _step_delta(step, entry))
+        with_outputs = [{**c, "function": {**c["function"], "output": None}} for c in calls]
+        details = {"type": "tool_calls", "tool_calls": with_outputs}
         self._played.steps[step.id] = step.model_copy(update={"step_details": details})
         estimate = sum(token_count(c.name + c.arguments) for c in terminal.calls)
         self._played.calls_usage = self._usage(estimate, last=True)
@@ -330,24 +315,25 @@ class TurnPlayer:
 
     # -- the end of the turn -----------------------------------------------------------------
 
-    async def _finish(self, resources: Resources) -> None:
+    async def _finish(self) -> None:
         terminal = self._played.terminal
         if terminal is None and self._message is None and self._calls_step is None:
-            self._open_message(resources)  # an empty reply is still a reply
+            self._open_message()  # an empty reply is still a reply
         if isinstance(terminal, CallFunctions):
-            self._close_message(resources, last=False)
+            self._close_message(last=False)
             self._call_functions(terminal)
         elif isinstance(terminal, CallBuiltins):
-            self._close_message(resources, last=False)
-            await self._call_builtins(terminal, resources)
+            self._close_message(last=False)
+            await self._call_builtins(terminal)
         else:
-            self._close_message(resources, last=True)
+            self._close_message(last=True)
             if self._calls_step is not None and terminal is None:  # deltas, then no call
                 self._played.terminal = Fail(
                     "server_error", "The brain streamed function-call deltas but called nothing."
                 )
 
-    async def _call_builtins(self, terminal: CallBuiltins, resources: Resources) -> None:
+    async def _call_builtins(self, terminal: CallBuiltins) -> None:
+        resources = self._resources
         missing = sorted({c.type for c in terminal.calls if c.type not in resources.tools})
         if missing:
             self._played.terminal = Fail(
@@ -423,10 +409,9 @@ def _output_details(kind: str, details: Mapping[str, Any]) -> JSON:
 
 
 def _entry(index: int, call_id: str | None, kind: str, body: JSON) -> JSON:
-    entry: JSON = {"index": index, "type": kind, kind: body}
-    if call_id is not None:
-        entry = {"index": index, "id": call_id, "type": kind, kind: body}
-    return entry
+    """One call of a step delta; the call's id only in its first delta."""
+    ids = {} if call_id is None else {"id": call_id}
+    return {"index": index, **ids, "type": kind, kind: body}
 
 
 def _step_delta(step: Step, entry: JSON) -> JSON:
