@@ -21,7 +21,6 @@ from .bodies import (
     ToolResources,
     response_format_object,
 )
-from .lifecycle import RunStatus, StepStatus
 from .records import Assistant, File, Message, Record, Run, Step, Thread
 
 __all__ = [
@@ -181,8 +180,6 @@ def message_object(
         thread_id=thread_id,
         run_id=run_id,
         status=status,
-        incomplete_details=None,
-        incomplete_at=None,
         completed_at=created_at if completed else None,
         role=role,
         content=_content_object(content),
@@ -250,18 +247,10 @@ def run_object(
         created_at=created_at,
         assistant_id=assistant.id,
         thread_id=thread_id,
-        status=RunStatus.QUEUED,
-        started_at=None,
         expires_at=expires_at,
-        cancelled_at=None,
-        failed_at=None,
-        completed_at=None,
-        required_action=None,
-        last_error=None,
         model=body.model or assistant.model,
         instructions=_instructions(body, assistant),
         tools=tools,
-        tool_resources={},
         metadata=body.metadata or {},
         temperature=assistant.temperature if body.temperature is None else body.temperature,
         top_p=assistant.top_p if body.top_p is None else body.top_p,
@@ -271,8 +260,6 @@ def run_object(
         truncation_strategy=(
             truncation.model_dump() if truncation else {"type": "auto", "last_messages": None}
         ),
-        incomplete_details=None,
-        usage=None,
         response_format=response_format_object(body.response_format) or assistant.response_format,
         tool_choice=(
             tool_choice.model_dump(exclude_none=True)
@@ -294,16 +281,8 @@ def step_object(run: Run, *, created_at: int, details: JSON) -> Step:
         assistant_id=run.assistant_id,
         thread_id=run.thread_id,
         type=details["type"],
-        status=StepStatus.IN_PROGRESS,
-        cancelled_at=None,
-        completed_at=None,
         expires_at=run.expires_at,
-        expired_at=None,
-        failed_at=None,
-        last_error=None,
         step_details=details,
-        usage=None,
-        metadata={},
     )
 
 

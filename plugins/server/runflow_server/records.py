@@ -117,13 +117,13 @@ class Message(Record):
     thread_id: str
     run_id: str | None
     status: Literal["in_progress", "incomplete", "completed"]
-    incomplete_details: JSON | None
-    incomplete_at: int | None
-    completed_at: int | None
+    incomplete_details: JSON | None = None
+    incomplete_at: int | None = None
+    completed_at: int | None = None
     role: Literal["user", "assistant"]
     content: list[JSON]
-    attachments: list[JSON]
-    metadata: dict[str, str]
+    attachments: list[JSON] = []
+    metadata: dict[str, str] = {}
 
     @property
     def parent(self) -> str | None:
@@ -142,18 +142,18 @@ class Run(Record):
     created_at: int
     assistant_id: str
     thread_id: str
-    status: RunStatus
-    started_at: int | None
+    status: RunStatus = RunStatus.QUEUED
+    started_at: int | None = None
     expires_at: int | None
-    cancelled_at: int | None
-    failed_at: int | None
-    completed_at: int | None
-    required_action: JSON | None
-    last_error: JSON | None
+    cancelled_at: int | None = None
+    failed_at: int | None = None
+    completed_at: int | None = None
+    required_action: JSON | None = None
+    last_error: JSON | None = None
     model: str
     instructions: str
     tools: list[JSON]
-    tool_resources: JSON
+    tool_resources: JSON = {}
     metadata: dict[str, str]
     temperature: float | None
     top_p: float | None
@@ -161,8 +161,8 @@ class Run(Record):
     max_completion_tokens: int | None
     max_prompt_tokens: int | None
     truncation_strategy: JSON
-    incomplete_details: JSON | None
-    usage: JSON | None
+    incomplete_details: JSON | None = None
+    usage: JSON | None = None
     response_format: Any
     tool_choice: Any
     parallel_tool_calls: bool
@@ -194,16 +194,16 @@ class Step(Record):
     assistant_id: str
     thread_id: str
     type: Literal["message_creation", "tool_calls"]
-    status: StepStatus
-    cancelled_at: int | None
-    completed_at: int | None
+    status: StepStatus = StepStatus.IN_PROGRESS
+    cancelled_at: int | None = None
+    completed_at: int | None = None
     expires_at: int | None
-    expired_at: int | None
-    failed_at: int | None
-    last_error: JSON | None
+    expired_at: int | None = None
+    failed_at: int | None = None
+    last_error: JSON | None = None
     step_details: JSON
-    usage: JSON | None
-    metadata: dict[str, str]
+    usage: JSON | None = None
+    metadata: dict[str, str] = {}
 
     @property
     def parent(self) -> str | None:
