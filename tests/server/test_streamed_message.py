@@ -14,6 +14,7 @@ import pytest
 from runflow_server import create_app
 from runflow_server.brains import BrainEvent, TextDelta, Turn
 
+from .conftest import Server
 from .support import serve_in_thread
 
 pytestmark = pytest.mark.anyio
@@ -74,3 +75,25 @@ async def test_a_message_cancelled_mid_stream_can_be_read_back() -> None:
     assert message.incomplete_details.reason == "run_cancelled"
     assert message.content[0].text.value == "Half a "  # type: ignore[union-attr]
     assert [(step.type, step.status) for step in steps.data] == [("message_creation", "cancelled")]
+
+
+class Silent:
+    """Ends its turn without a word."""
+
+    async def respond(self, turn: Turn) -> AsyncIterator[BrainEvent]:
+        return
+        yield  # an async generator
+
+
+async def test_a_reply_without_text_is_an_empty_completed_message(server: Server) -> None:
+    app, client, _ = await server.open(brain=Silent())
+    assistant = await client.beta.assistants.create(model="gpt-4o")
+    thread = await client.beta.threads.create()
+    run = await client.beta.threads.runs.create(thread.id, assistant_id=assistant.id)
+    await app.state.engine.wait_until_settled()
+    run = await client.beta.threads.runs.retrieve(run.id, thread_id=thread.id)
+    messages = await client.beta.threads.messages.list(thread.id)
+    assert run.status == "completed"
+    assert [(m.role, m.status, m.content) for m in messages.data] == [
+        ("assistant", "completed", [])
+    ]

@@ -254,7 +254,8 @@ class TurnPlayer:
             return
         found = self._resources
         annotations = annotate(self._text, found.sandbox_files, found.citations)
-        self._content[-1] = self._text_part(annotations)
+        if self._content and self._content[-1]["type"] == "text":
+            self._content[-1] = self._text_part(annotations)
         if annotations:
             entry = {"index": len(self._content) - 1, "type": "text"}
             listed = [{"index": i, **a} for i, a in enumerate(annotations)]
