@@ -89,12 +89,13 @@ class Catalog:
         self._store.put(updated)
         return updated
 
-    def create_thread(self, body: ThreadBody) -> Thread:
-        """A thread with its initial messages, in one transaction."""
+    def create_thread(self, body: ThreadBody, *, project: str | None = None) -> Thread:
+        """A thread with its initial messages, in one transaction; `project`: the Foundry
+        project it is made in (its `GET /threads` lists it)."""
         now = self._engine.now()
         self.check_attachments(body.messages or [])
         self.check_tool_resources(body.tool_resources)
-        thread = thread_object(body, created_at=now)
+        thread = thread_object(body, created_at=now, project=project)
         with self._store.transaction():
             self._store.add(thread)
             for message in body.messages or []:

@@ -136,12 +136,13 @@ def _assistant_fields(body: AssistantBody) -> JSON:
     }
 
 
-def thread_object(body: ThreadBody, *, created_at: int) -> Thread:
+def thread_object(body: ThreadBody, *, created_at: int, project: str | None = None) -> Thread:
     return Thread(
         id=new_id("thread_"),
         created_at=created_at,
         metadata=body.metadata or {},
         tool_resources=tool_resources_object(body.tool_resources) or {},
+        project=project,
     )
 
 

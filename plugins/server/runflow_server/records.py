@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import views
 from .lifecycle import RunStatus, StepStatus
@@ -99,6 +99,12 @@ class Thread(Record):
     created_at: int
     metadata: dict[str, str]
     tool_resources: JSON
+    # The Foundry project it was made in (`/api/projects/{p}`), kept beside it, never sent.
+    project: str | None = Field(default=None, exclude=True)
+
+    @property
+    def parent(self) -> str | None:
+        return self.project
 
     def to_wire(self, view: views.View = "v2") -> JSON:
         wire = super().to_wire()

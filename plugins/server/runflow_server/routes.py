@@ -107,15 +107,16 @@ async def delete_assistant(request: Request, engine: RunEngine) -> Response:
     return delete(engine, engine.assistant(request.path_params["assistant_id"]))
 
 
-def _new_thread(engine: RunEngine, body: ThreadBody) -> Thread:
+def _new_thread(request: Request, engine: RunEngine, body: ThreadBody) -> Thread:
     """A thread with its messages; `vector_stores` helpers and file-search attachments made real."""
     body = with_real_stores(engine, body, param="tool_resources", for_thread=True)
-    thread = engine.catalog.create_thread(body)
+    thread = engine.catalog.create_thread(body, project=request.path_params.get("project"))
     return attach_messages(engine, thread, body.messages or [])
 
 
 async def create_thread(request: Request, engine: RunEngine) -> Response:
-    return respond(request, _new_thread(engine, parse_body(ThreadBody, await request.body())))
+    body = parse_body(ThreadBody, await request.body())
+    return respond(request, _new_thread(request, engine, body))
 
 
 async def retrieve_thread(request: Request, engine: RunEngine) -> Response:
@@ -181,7 +182,7 @@ async def create_thread_and_run(request: Request, engine: RunEngine) -> Response
     thread_body = body.thread or ThreadBody()
     if body.tool_resources is not None:
         thread_body = thread_body.model_copy(update={"tool_resources": body.tool_resources})
-    thread = _new_thread(engine, thread_body)
+    thread = _new_thread(request, engine, thread_body)
     stream = _stream(request, body)
     run, subscription = engine.create_run(thread.id, body, subscribe=stream)
     first = Event.of("thread.created", thread, stream or "v2")
