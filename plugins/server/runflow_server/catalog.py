@@ -89,6 +89,20 @@ class Catalog:
         self._store.put(updated)
         return updated
 
+    def attach_file(self, assistant_id: str, file_id: str, *, attach: bool = True) -> Assistant:
+        """The assistant with `file_id` in (or out of, `attach=False`) its code interpreter's
+        files (v1's assistant files); 404 for a file that does not exist."""
+        assistant = self._engine.assistant(assistant_id)
+        if attach and self._store.get(File, file_id) is None:
+            raise not_found("file", file_id)
+        code = assistant.tool_resources.get("code_interpreter") or {}
+        file_ids = [known for known in code.get("file_ids", []) if known != file_id]
+        code = {**code, "file_ids": [*file_ids, file_id] if attach else file_ids}
+        resources = {**assistant.tool_resources, "code_interpreter": code}
+        assistant = assistant.model_copy(update={"tool_resources": resources})
+        self._store.put(assistant)
+        return assistant
+
     def create_thread(self, body: ThreadBody, *, project: str | None = None) -> Thread:
         """A thread with its initial messages, in one transaction; `project`: the Foundry
         project it is made in (its `GET /threads` lists it)."""

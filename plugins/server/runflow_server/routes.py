@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from .assistant_files import assistant_file_routes
 from .bodies import (
     AssistantBody,
     AssistantUpdateBody,
@@ -272,5 +273,7 @@ def routes() -> list[Route]:
     """Every route of the API, without a prefix."""
     return [
         Route(path, endpoint(handler), methods=[method])
-        for method, path, handler in TABLE + file_routes() + vector_store_routes()
+        for method, path, handler in (
+            TABLE + file_routes() + vector_store_routes() + assistant_file_routes()
+        )
     ]

@@ -14,7 +14,7 @@ routes answer and the events they stream, so a client of another version sees it
   mirror (`file_ids` back from those places, `retrieval` for `file_search`, in run steps too),
   without `tool_resources` or `attachments`. A v1 run's `file_ids` come from its own
   `tool_resources` as an assistant's do (`[]` while runs carry `tool_resources: {}`). v1's
-  `/assistants/{id}/files` routes are not served.
+  `/assistants/{id}/files` routes are served under v1 only (`assistant_files.py`).
 - **Foundry** (`/api/projects/{p}`): azure-ai-agents 1.2 tags each tool output with
   `"type": "function_call_output"`; the tag is dropped before the route sees it.
 - **v2** otherwise: bodies pass untouched, byte for byte.
