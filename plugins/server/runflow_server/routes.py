@@ -109,10 +109,12 @@ async def delete_assistant(request: Request, engine: RunEngine) -> Response:
 
 
 def _new_thread(request: Request, engine: RunEngine, body: ThreadBody) -> Thread:
-    """A thread with its messages; `vector_stores` helpers and file-search attachments made real."""
+    """A thread with its messages; `vector_stores` helpers and file-search attachments made real,
+    all in one transaction."""
     body = with_real_stores(engine, body, param="tool_resources", for_thread=True)
-    thread = engine.catalog.create_thread(body, project=request.path_params.get("project"))
-    return attach_messages(engine, thread, body.messages or [])
+    with engine.store.transaction():
+        thread = engine.catalog.create_thread(body, project=request.path_params.get("project"))
+        return attach_messages(engine, thread, body.messages or [])
 
 
 async def create_thread(request: Request, engine: RunEngine) -> Response:
@@ -136,8 +138,9 @@ async def delete_thread(request: Request, engine: RunEngine) -> Response:
 
 async def create_message(request: Request, engine: RunEngine) -> Response:
     body = parse_body(MessageBody, await request.body())
-    message = engine.add_message(request.path_params["thread_id"], body)
-    attach_messages(engine, engine.thread(message.thread_id), [body])
+    with engine.store.transaction():  # the message and its file-search attachments, or neither
+        message = engine.add_message(request.path_params["thread_id"], body)
+        attach_messages(engine, engine.thread(message.thread_id), [body])
     return respond(request, message)
 
 
