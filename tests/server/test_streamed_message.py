@@ -11,6 +11,7 @@ import anyio
 import openai
 import pytest
 
+from runflow.testing import FakeClock
 from runflow_server import create_app
 from runflow_server.brains import BrainEvent, TextDelta, Turn
 
@@ -97,3 +98,40 @@ async def test_a_reply_without_text_is_an_empty_completed_message(server: Server
     assert [(m.role, m.status, m.content) for m in messages.data] == [
         ("assistant", "completed", [])
     ]
+
+
+class Hanging:
+    """Streams one piece of text, then hangs (until its run expires)."""
+
+    def __init__(self) -> None:
+        self.streamed = anyio.Event()
+
+    async def respond(self, turn: Turn) -> AsyncIterator[BrainEvent]:
+        yield TextDelta("Almost ")
+        self.streamed.set()
+        await anyio.Event().wait()
+        yield TextDelta("never.")
+
+
+async def test_a_message_of_a_run_that_expires_mid_stream_ends_incomplete(
+    server: Server, clock: FakeClock
+) -> None:
+    brain = Hanging()
+    app, client, _ = await server.open(brain=brain, clock=clock)
+    assistant = await client.beta.assistants.create(model="gpt-4o")
+    thread = await client.beta.threads.create()
+    run = await client.beta.threads.runs.create(thread.id, assistant_id=assistant.id)
+    await brain.streamed.wait()
+    await clock.wait_for_sleepers(1)  # the watchdog, watching a brain that has not answered
+    assert run.expires_at is not None
+    clock.set(run.expires_at)
+    await app.state.engine.wait_until_settled()
+
+    run = await client.beta.threads.runs.retrieve(run.id, thread_id=thread.id)
+    (message,) = (await client.beta.threads.messages.list(thread.id)).data
+    steps = await client.beta.threads.runs.steps.list(run.id, thread_id=thread.id)
+    assert run.status == "expired"
+    assert message.status == "incomplete" and message.incomplete_details is not None
+    assert message.incomplete_details.reason == "run_expired"
+    assert message.content[0].text.value == "Almost "  # type: ignore[union-attr]
+    assert [(step.status, step.expired_at) for step in steps.data] == [("expired", run.expires_at)]
