@@ -1,5 +1,4 @@
-"""What every route shares: the error boundary (`endpoint`), records rendered for the request's
-view (`respond`), list pages (`page`) and deletions (`delete`).
+"""What every route shares: the error boundary (`endpoint`) and list pages (`page`).
 
 `endpoint` turns an `APIError` (or, as a last resort, any exception) into the API's error
 shape, so bad input never becomes a crash or a 5xx; it also lets the engine pick up, on first
@@ -46,7 +45,7 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
 
 def respond(request: Request, record: Record, headers: dict[str, str] | None = None) -> Response:
-    """The record as the request's view (`views.View`) shapes it."""
+    """A route's answer: the record as the request's view (`views.View`) shapes it."""
     return JSONResponse(record.to_wire(view_of(request.scope)), headers=headers)
 
 
