@@ -1,11 +1,16 @@
 """Writing what a turn produced, and the other endings of a run, each in one transaction.
 
-`TurnWriter.commit` stores a played turn (`turns.Played`): its steps and messages, the thread's
-brain memory, the run's built-in outcomes and tool rounds, and the run's new status, all in one
-store transaction, then publishes the run's event (`thread.run.requires_action`,
-`thread.run.completed`...). A server killed at any point leaves either all of it or none.
+A turn's steps (and the messages they write) are stored in progress as they open
+(`store_opened`). `TurnWriter.commit` stores the rest of a played turn (`turns.Played`): its steps
+and messages as they ended, the thread's brain memory, the run's built-in outcomes and tool
+rounds, and the run's new status, all in one store transaction, then publishes the run's event
+(`thread.run.requires_action`, `thread.run.completed`...). A server killed at any point leaves
+either all of it or none; the steps it had opened are dropped when the run is driven again
+(`requeue`). A run cancelled, expired or failed mid-turn closes its open steps and leaves their
+messages `incomplete` (`close_open_steps`).
 
 A finished run's usage is the sum of its steps'; as recorded, its steps no longer show an expiry.
+No record is changed in place: the methods that change a run return the run they made.
 """
 
 from __future__ import annotations
