@@ -371,10 +371,7 @@ class RunEngine:
                 deadline=float(run.expires_at or math.inf),
             )
 
-        builtin = state.builtin
-        return Resources(
-            self.builtin_tools, context, builtin.sandbox_files, builtin.citations, state.images
-        )
+        return Resources(self.builtin_tools, context, state.builtin, state.images)
 
     async def _watch_if_deciding(self, run_id: str) -> None:
         if run_id in self._deciding:

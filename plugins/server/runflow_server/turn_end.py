@@ -63,8 +63,7 @@ class TurnWriter:
                 self._store.put(record)
             self._store.save_state("threads", run.thread_id, {"memory": turn.memory})
             if isinstance(terminal, CallFunctions):
-                pending = {"id": played.calls_step, "usage": played.calls_usage}
-                state = state.model_copy(update={"tool_step": pending})
+                state = state.model_copy(update={"tool_step": played.tool_step})
                 action = {"type": "submit_tool_outputs", "submit_tool_outputs": {}}
                 action["submit_tool_outputs"] = {"tool_calls": played.calls}
                 run = advance(run, RunStatus.REQUIRES_ACTION, required_action=action)

@@ -13,12 +13,9 @@ hosted API sends them (see `shared/fixtures/openai-recordings`):
 - built-in calls: `thread.run.step.created`, `thread.run.step.in_progress`, a delta with each
   call's input, the tool runs, a delta with its outputs, `thread.run.step.completed`.
 
-A step (and the message it creates) is stored as it is first published, in progress, so a client
-can read what it was told of: a run cancelled or expired mid-stream leaves the step cancelled or
-expired and the message incomplete (`turn_end.close_open_steps`). Their final state, the thread's
-brain memory and the run's new state are written by `commit` in one transaction (`turn_end.py`);
-a server that dies mid-turn resumes the run from the top of the turn, its half-played steps and
-messages gone (`turn_end.requeue`).
+A step (and the message it writes) is stored as it is first published, so a client can read what
+it was told of; the rest of the turn is written in one transaction at its end (`turn_end.py` says
+what is stored when, and what a cancel, an expiry or a crash mid-turn leaves).
 
 Usage: what the brain reports (`Usage`) goes to the turn's last step; otherwise it is invented
 deterministically from text lengths (`objects.token_count`).
@@ -41,7 +38,6 @@ from .brains import (
     BuiltinTool,
     CallBuiltins,
     CallFunctions,
-    Citation,
     Fail,
     FunctionCallDelta,
     Terminal,
@@ -55,6 +51,7 @@ from .events import EventBus
 from .lifecycle import StepStatus
 from .objects import message_object, new_id, step_object, token_count, usage_object
 from .records import Message, Run, Step
+from .run_state import BuiltinState
 
 __all__ = ["Played", "Resources", "TurnPlayer", "fit_prompt", "prompt_tokens"]
 
@@ -93,10 +90,10 @@ class Played:
     steps: dict[str, Step] = field(default_factory=dict)  # by id, in the order opened
     messages: dict[str, Message] = field(default_factory=dict)
     calls: list[JSON] = field(default_factory=list)  # required_action's tool calls
-    calls_step: str | None = None  # the id of the step waiting for the function outputs
+    # The step waiting for the function outputs: its id, and its usage once they arrive.
+    tool_step: JSON | None = None
     results: list[ToolResult] = field(default_factory=list)  # built-in calls, for turn.rounds
     outcomes: list[BuiltinOutcome] = field(default_factory=list)
-    calls_usage: JSON | None = None  # the tool_calls step's, set when its outputs arrive
     cut: bool = False  # the message passed max_completion_tokens
     images_used: bool = False  # a message took the pending image files
 
@@ -107,8 +104,7 @@ class Resources:
 
     tools: Mapping[str, BuiltinTool]
     context: Callable[[], BuiltinContext]
-    sandbox_files: Mapping[str, str]
-    citations: tuple[Citation, ...]
+    builtin: BuiltinState  # the sandbox files and citations of the run's built-in calls so far
     images: tuple[str, ...]
 
 
@@ -216,12 +212,11 @@ class TurnPlayer:
         self._publish("thread.message.created", message)
         self._publish("thread.message.in_progress", message)
         self._content = []
-        images = self._resources.images
-        for index, file_id in enumerate(images):
+        for index, file_id in enumerate(self._resources.images):
             part = {"type": "image_file", "image_file": {"file_id": file_id, "detail": "auto"}}
             self._content.append(part)
             self._publish("thread.message.delta", _delta(message, {"index": index, **part}))
-        self._played.images_used = bool(images)
+        self._played.images_used = bool(self._resources.images)
         self._message = message
         return message
 
@@ -252,7 +247,7 @@ class TurnPlayer:
         message, self._message = self._message, None
         if message is None:
             return
-        found = self._resources
+        found = self._resources.builtin
         annotations = annotate(self._text, found.sandbox_files, found.citations)
         if self._content and self._content[-1]["type"] == "text":
             self._content[-1] = self._text_part(annotations)
@@ -310,9 +305,8 @@ class TurnPlayer:
         details = {"type": "tool_calls", "tool_calls": with_outputs}
         self._played.steps[step.id] = step.model_copy(update={"step_details": details})
         estimate = sum(token_count(c.name + c.arguments) for c in terminal.calls)
-        self._played.calls_usage = self._usage(estimate, last=True)
+        self._played.tool_step = {"id": step.id, "usage": self._usage(estimate, last=True)}
         self._played.calls = calls
-        self._played.calls_step = step.id
 
     # -- the end of the turn -----------------------------------------------------------------
 
