@@ -8,6 +8,7 @@ import pytest
 from openai.types.beta.threads import Run
 
 from runflow.testing import FakeClock
+from runflow_server.records import Message
 
 from .conftest import Server
 
@@ -84,7 +85,7 @@ async def test_threads_and_messages_update_delete_and_filter(
     assert [m.role for m in by_run.data] == ["assistant"]
     assert updated.metadata == {"k": "v"} and gone.object == "thread.message.deleted"
     assert run.metadata == {"r": "1"} and renamed.metadata == {"topic": "t"}
-    assert deleted.deleted and app.state.engine.store.children("messages", thread.id) == []
+    assert deleted.deleted and app.state.engine.store.children(Message, thread.id) == []
 
 
 async def test_files_upload_download_list_delete_and_attach(client: openai.AsyncOpenAI) -> None:

@@ -32,7 +32,7 @@ SCENARIO = Scenario.model_validate(
     }
 )
 OUTPUT = "sunny"
-WRITES = ("insert", "save", "save_state")
+WRITES = ("add", "put", "save_state")
 
 
 def _die_at_write(number: int) -> None:

@@ -58,19 +58,17 @@ async def test_bad_resources_create_nothing(
 async def test_attachments_fill_the_thread_store(server: Server, clock: FakeClock) -> None:
     search = await open_search(server, clock)
     first, second = await search.upload("a.txt", "alpha"), await search.upload("b.txt", "beta")
-    thread = {"id": "thread_x", "tool_resources": {}}
     for_code = [{"file_id": first, "tools": [{"type": "code_interpreter"}]}]
-    assert attach_files(search.service, thread, for_code) is None
+    assert attach_files(search.service, {}, for_code) is None
 
     made = attach_files(
-        search.service, thread, [{"file_id": first, "tools": [{"type": "file_search"}]}]
+        search.service, {}, [{"file_id": first, "tools": [{"type": "file_search"}]}]
     )
     assert made is not None
     (store_id,) = made["file_search"]["vector_store_ids"]
     again = attach_files(
-        search.service, {**thread, "tool_resources": made},
-        [{"file_id": second, "tools": [{"type": "file_search"}]}],
-    )  # fmt: skip
+        search.service, made, [{"file_id": second, "tools": [{"type": "file_search"}]}]
+    )
     assert again is not None and again["file_search"]["vector_store_ids"] == [store_id]
     await search.service.wait_idle()
     store = await search.client.vector_stores.retrieve(store_id)

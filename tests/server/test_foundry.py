@@ -242,7 +242,7 @@ async def test_api_versions_on_api_projects(
 
 
 @pytest.mark.anyio
-async def test_threads_list_pages_like_the_others_and_only_on_foundry(
+async def test_threads_list_pages_a_projects_threads_and_only_on_foundry(
     http: httpx2.AsyncClient,
 ) -> None:
     made = [(await http.post("/api/projects/p/threads", json={})).json()["id"] for _ in range(5)]
@@ -251,7 +251,13 @@ async def test_threads_list_pages_like_the_others_and_only_on_foundry(
     after = await http.get("/api/projects/p/threads", params={"limit": 2, "after": made[3]})
     before = await http.get("/api/projects/p/threads", params={"limit": 2, "before": made[1]})
     on_openai = await http.get("/v1/threads")
+    await http.post("/api/projects/other/threads", json={})
+    await http.post("/v1/threads", json={})
+    listed = (await http.get("/api/projects/p/threads")).json()["data"]
+    other = await http.get("/api/projects/other/threads", params={"after": made[0]})
 
+    assert [item["id"] for item in listed] == made[::-1]  # only this project's
+    assert other.status_code == 400  # a cursor of another project's list
     assert [item["id"] for item in first["data"]] == [made[4], made[3]] and first["has_more"]
     assert [item["id"] for item in after.json()["data"]] == [made[2], made[1]]
     assert [item["id"] for item in before.json()["data"]] == [made[3], made[2]]

@@ -13,6 +13,7 @@ import pytest
 from runflow.testing import FakeClock
 from runflow_server import Scenario
 from runflow_server.brains import Decision, Turn
+from runflow_server.records import Run
 
 from .conftest import Server
 from .support import stream_run
@@ -95,8 +96,8 @@ async def test_the_watchdog_expires_runs_nobody_looks_at(server: Server, clock: 
         clock.set(run.expires_at)
         await expired.wait()
 
-    stored = app.state.engine.store.get("runs", run.id)
-    assert stored["status"] == "expired"
+    stored = app.state.engine.store.get(Run, run.id)
+    assert stored is not None and stored.status == "expired"
 
 
 async def test_a_delay_step_waits_on_the_clock(server: Server, clock: FakeClock) -> None:
@@ -182,7 +183,7 @@ async def test_the_watchdog_expires_a_run_whose_brain_hangs(
     assert [e.event for e in events][-2:] == ["thread.run.in_progress", "thread.run.expired"]
     await app.state.engine.wait_until_settled()  # the driver is gone
     assert brain.cancelled
-    assert app.state.engine.store.get("runs", events[-1].data.id)["status"] == "expired"
+    assert app.state.engine.store.get(Run, events[-1].data.id).status == "expired"  # type: ignore[union-attr]
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     await client.beta.threads.messages.create(thread_id=thread.id, role="user", content="free")
 
@@ -221,7 +222,7 @@ async def test_runs_expire_on_the_real_clock_without_being_read(
     with anyio.fail_after(10):  # expires_at is at most 1 s away
         await engine.wait_until_settled()  # the driver ends: its run expired
 
-    assert engine.store.get("runs", run.id)["status"] == "expired"  # read from the store
+    assert engine.store.get(Run, run.id).status == "expired"  # type: ignore[union-attr]
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 

@@ -17,7 +17,7 @@ import httpx2
 import openai
 import pytest
 
-from runflow_server.views import request_v1, wire_v1
+from runflow_server.views import delta_v1, request_v1, step_details_v1
 
 pytestmark = pytest.mark.anyio
 
@@ -171,21 +171,16 @@ async def test_v2_bodies_pass_byte_for_byte(http: httpx2.AsyncClient) -> None:
 
 def test_file_search_calls_render_as_retrieval_in_steps_and_deltas() -> None:
     call = {"id": "call_1", "type": "file_search", "file_search": {"results": []}}
-    step = {
-        "object": "thread.run.step",
-        "step_details": {"type": "tool_calls", "tool_calls": [call]},
-    }
+    step = {"step_details": {"type": "tool_calls", "tool_calls": [call]}}
     delta = {
         "object": "thread.run.step.delta",
         "delta": {"step_details": {"type": "tool_calls", "tool_calls": [{**call, "index": 0}]}},
     }
 
-    rendered = wire_v1({"object": "list", "data": [step]})["data"][0]
-    rendered_delta = wire_v1(delta)
+    rendered = step_details_v1(step["step_details"])
+    rendered_delta = delta_v1(delta)
 
-    assert rendered["step_details"]["tool_calls"] == [
-        {"id": "call_1", "type": "retrieval", "retrieval": {}}
-    ]
+    assert rendered["tool_calls"] == [{"id": "call_1", "type": "retrieval", "retrieval": {}}]
     assert rendered_delta["delta"]["step_details"]["tool_calls"] == [
         {"id": "call_1", "index": 0, "type": "retrieval", "retrieval": {}}
     ]
@@ -208,3 +203,45 @@ def test_request_v1_maps_every_place_a_v1_body_holds_files() -> None:
         {"file_id": "file-a", "tools": both}
     ]
     assert assistant["tool_resources"] == {"code_interpreter": {"file_ids": ["file-a"]}}
+
+
+async def test_v1_assistant_files_are_a_view_of_the_assistants_files(
+    http: httpx2.AsyncClient,
+) -> None:
+    v1, v2 = azure(http, V1), azure(http, "2024-05-01-preview")
+    first = await v1.files.create(file=("a.csv", b"a\n"), purpose="assistants")
+    second = await v1.files.create(file=("b.csv", b"b\n"), purpose="assistants")
+    assistant = await post(
+        v1,
+        "/assistants",
+        {"model": "m", "tools": [{"type": "retrieval"}], "file_ids": [first.id]},
+    )
+    files = f"/assistants/{assistant['id']}/files"
+
+    attached = await post(v1, files, {"file_id": second.id})
+    listed = await get(v1, files)
+    one = await get(v1, f"{files}/{second.id}")
+    shown = await get(v1, f"/assistants/{assistant['id']}")
+    store_id = (await v2.beta.assistants.retrieve(assistant["id"])).tool_resources
+    removed = await v1.delete(f"{files}/{first.id}", cast_to=object)
+    after = await get(v1, f"/assistants/{assistant['id']}")
+    unknown = await http.post(
+        f"/openai{files}", params={"api-version": V1}, json={"file_id": "file-nope"}
+    )
+    on_v2 = await http.get(f"/openai{files}", params={"api-version": "2024-05-01-preview"})
+
+    assert attached == {
+        "id": second.id,
+        "object": "assistant.file",
+        "created_at": second.created_at,
+        "assistant_id": assistant["id"],
+    }
+    assert {item["id"] for item in listed["data"]} == {first.id, second.id}
+    assert one == attached and shown["file_ids"] == [first.id, second.id]
+    assert store_id is not None and store_id.file_search is not None
+    (vector_store,) = store_id.file_search.vector_store_ids or []
+    in_store = await v2.vector_stores.files.list(vector_store)
+    assert {item.id for item in in_store.data} == {second.id}  # the first left with its delete
+    assert removed == {"id": first.id, "object": "assistant.file.deleted", "deleted": True}
+    assert after["file_ids"] == [second.id]
+    assert unknown.status_code == 404 and on_v2.status_code == 404

@@ -31,6 +31,7 @@ from .parsing import load_json, validation_error
 
 __all__ = [
     "AssistantBody",
+    "AssistantFileBody",
     "AssistantUpdateBody",
     "MessageBody",
     "MetadataBody",
@@ -179,6 +180,12 @@ class MessageBody(_Body):
     content: MessageText | list[ContentPart]
     attachments: list[Attachment] | None = None
     metadata: Metadata | None = None
+
+
+class AssistantFileBody(_Body):
+    """POST /assistants/{assistant_id}/files (Assistants v1)."""
+
+    file_id: str
 
 
 class MetadataBody(_Body):

@@ -14,7 +14,7 @@ an assistant or thread that still names it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .bodies import (
     AssistantBody,
@@ -32,14 +32,13 @@ from .objects import (
     tool_resources_object,
     user_message_object,
 )
+from .records import Assistant, File, Message, Thread
 from .store import Store
 
 if TYPE_CHECKING:
     from .engine import RunEngine
 
 __all__ = ["Catalog"]
-
-JSON = dict[str, Any]
 
 
 class Catalog:
@@ -61,7 +60,7 @@ class Catalog:
             return
         if resources.code_interpreter is not None:
             for file_id in resources.code_interpreter.file_ids:
-                if self._store.get("files", file_id) is None:
+                if self._store.get(File, file_id) is None:
                     raise not_found("file", file_id)
         if resources.file_search is not None:
             for store_id in resources.file_search.vector_store_ids or []:
@@ -73,54 +72,68 @@ class Catalog:
         """404 for an attachment naming a file that was never uploaded (or was deleted)."""
         for message in messages:
             for attachment in message.attachments or []:
-                if self._store.get("files", attachment.file_id) is None:
+                if self._store.get(File, attachment.file_id) is None:
                     raise not_found("file", attachment.file_id)
 
-    def create_assistant(self, body: AssistantBody) -> JSON:
+    def create_assistant(self, body: AssistantBody) -> Assistant:
         self._engine.brains.check_metadata(body.metadata)
         self.check_tool_resources(body.tool_resources)
         assistant = assistant_object(body, created_at=self._engine.now())
-        self._store.insert("assistants", assistant)
+        self._store.add(assistant)
         return assistant
 
-    def update_assistant(self, assistant_id: str, body: AssistantBody) -> JSON:
+    def update_assistant(self, assistant_id: str, body: AssistantBody) -> Assistant:
         self._engine.brains.check_metadata(body.metadata)
         self.check_tool_resources(body.tool_resources)
         updated = assistant_update(self._engine.assistant(assistant_id), body)
-        self._store.save("assistants", updated)
+        self._store.put(updated)
         return updated
 
-    def create_thread(self, body: ThreadBody) -> JSON:
-        """A thread with its initial messages, in one transaction."""
+    def attach_file(self, assistant_id: str, file_id: str, *, attach: bool = True) -> Assistant:
+        """The assistant with `file_id` in (or out of, `attach=False`) its code interpreter's
+        files (v1's assistant files); 404 for a file that does not exist."""
+        assistant = self._engine.assistant(assistant_id)
+        if attach and self._store.get(File, file_id) is None:
+            raise not_found("file", file_id)
+        code = assistant.tool_resources.get("code_interpreter") or {}
+        file_ids = [known for known in code.get("file_ids", []) if known != file_id]
+        code = {**code, "file_ids": [*file_ids, file_id] if attach else file_ids}
+        resources = {**assistant.tool_resources, "code_interpreter": code}
+        assistant = assistant.model_copy(update={"tool_resources": resources})
+        self._store.put(assistant)
+        return assistant
+
+    def create_thread(self, body: ThreadBody, *, project: str | None = None) -> Thread:
+        """A thread with its initial messages, in one transaction; `project`: the Foundry
+        project it is made in (its `GET /threads` lists it)."""
         now = self._engine.now()
         self.check_attachments(body.messages or [])
         self.check_tool_resources(body.tool_resources)
-        thread = thread_object(body, created_at=now)
+        thread = thread_object(body, created_at=now, project=project)
         with self._store.transaction():
-            self._store.insert("threads", thread)
+            self._store.add(thread)
             for message in body.messages or []:
-                created = user_message_object(thread["id"], message, created_at=now)
-                self._store.insert("messages", created, parent=thread["id"])
+                self._store.add(user_message_object(thread.id, message, created_at=now))
         return thread
 
-    def update_thread(self, thread_id: str, body: ThreadUpdateBody) -> JSON:
+    def update_thread(self, thread_id: str, body: ThreadUpdateBody) -> Thread:
         self.check_tool_resources(body.tool_resources)
-        thread = self._engine.thread(thread_id)
+        update: dict[str, object] = {}
         if body.tool_resources is not None:
-            thread["tool_resources"] = tool_resources_object(body.tool_resources)
+            update["tool_resources"] = tool_resources_object(body.tool_resources)
         if body.metadata is not None:
-            thread["metadata"] = body.metadata
-        self._store.save("threads", thread)
+            update["metadata"] = body.metadata
+        thread = self._engine.thread(thread_id).model_copy(update=update)
+        self._store.put(thread)
         return thread
 
-    def message(self, thread_id: str, message_id: str) -> JSON:
+    def message(self, thread_id: str, message_id: str) -> Message:
         thread = self._engine.thread(thread_id)
-        found: JSON = self._engine.get("messages", message_id, parent=thread["id"])
-        return found
+        return self._engine.get(Message, message_id, parent=thread.id)
 
-    def update_message(self, thread_id: str, message_id: str, body: MetadataBody) -> JSON:
+    def update_message(self, thread_id: str, message_id: str, body: MetadataBody) -> Message:
         message = self.message(thread_id, message_id)
         if body.metadata is not None:
-            message["metadata"] = body.metadata
-            self._store.save("messages", message)
+            message = message.model_copy(update={"metadata": body.metadata})
+            self._store.put(message)
         return message

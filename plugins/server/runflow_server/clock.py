@@ -1,15 +1,19 @@
 """The server's clock: the one place it reads the time or waits for it.
 
-The same `Clock` protocol as `runflow.clock` (the server must run without the runflow core
-installed, so it is defined again here): epoch seconds that never go backwards, and a way to
-wait for a deadline. Tests hand `create_app` a fake clock and expire runs without sleeping.
+The same `Clock` protocol as `runflow.clock`: epoch seconds that never go backwards, and a way
+to wait for a deadline. Tests hand `create_app` a fake clock (`runflow.testing.FakeClock`) and
+expire runs without sleeping. It is defined again here rather than shared because the server
+installs without the runflow core (see `lifecycle.py` for why no third package holds both);
+two methods are all it takes, and `tests/server/test_mirrors.py` checks that the core's fake
+clock is a clock to the server.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Protocol, runtime_checkable
+
+import anyio
 
 __all__ = ["Clock", "SystemClock"]
 
@@ -38,4 +42,4 @@ class SystemClock:
         return self._epoch_anchor + (time.monotonic() - self._monotonic_anchor)
 
     async def sleep_until(self, deadline: float) -> None:
-        await asyncio.sleep(max(0.0, deadline - self.now()))
+        await anyio.sleep(max(0.0, deadline - self.now()))

@@ -3,7 +3,9 @@
 The run engine publishes every event of a run (`thread.run.queued`, `thread.message.delta`...)
 whether anyone listens or not; an SSE response subscribes to the run before the change that
 starts its stream, so it misses nothing. A subscriber that goes away only closes its queue: the
-run goes on.
+run goes on. Each subscription has the view of the request that made it (`views.View`): a
+published record is rendered once per view listening (`to_wire(view)`), a delta in v1 by
+`views.delta_v1`.
 """
 
 from __future__ import annotations
@@ -12,11 +14,19 @@ import json
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 
+from .views import View, delta_v1
+
 __all__ = ["Event", "EventBus", "Subscription"]
+
+
+class Wired(Protocol):
+    """A record (`records.py`)."""
+
+    def to_wire(self, view: View = "v2") -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -27,16 +37,21 @@ class Event:
     data: str
 
     @classmethod
-    def of(cls, name: str, obj: dict[str, Any]) -> Event:
+    def of(cls, name: str, obj: dict[str, Any] | Wired, view: View = "v2") -> Event:
+        if not isinstance(obj, dict):
+            obj = obj.to_wire(view)
+        elif view == "v1":
+            obj = delta_v1(obj)
         return cls(name, json.dumps(obj, separators=(",", ":")))
 
 
 class Subscription:
     """The events of one run, in the order they were published."""
 
-    def __init__(self, bus: EventBus, run_id: str) -> None:
+    def __init__(self, bus: EventBus, run_id: str, view: View) -> None:
         self._bus = bus
         self.run_id = run_id
+        self.view = view
         self._queue: deque[Event] = deque()
         self._arrived: anyio.Event | None = None
 
@@ -60,8 +75,8 @@ class EventBus:
     def __init__(self) -> None:
         self._subscribers: defaultdict[str, list[Subscription]] = defaultdict(list)
 
-    def subscribe(self, run_id: str) -> Subscription:
-        subscription = Subscription(self, run_id)
+    def subscribe(self, run_id: str, view: View = "v2") -> Subscription:
+        subscription = Subscription(self, run_id, view)
         self._subscribers[run_id].append(subscription)
         return subscription
 
@@ -72,10 +87,12 @@ class EventBus:
         if not listeners:
             self._subscribers.pop(subscription.run_id, None)
 
-    def publish(self, run_id: str, name: str, obj: dict[str, Any]) -> None:
+    def publish(self, run_id: str, name: str, obj: dict[str, Any] | Wired) -> None:
         listeners = self._subscribers.get(run_id)
         if not listeners:
             return
-        event = Event.of(name, obj)
+        events: dict[View, Event] = {}
         for subscription in listeners:
+            view = subscription.view
+            event = events.get(view) or events.setdefault(view, Event.of(name, obj, view))
             subscription.put(event)

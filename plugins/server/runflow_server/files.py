@@ -37,6 +37,7 @@ from .errors import APIError, bad_request
 from .forms import FormItem, UploadedFile, read_form
 from .objects import file_object
 from .parsing import load_json
+from .records import File
 from .routing import Handler, delete, page
 
 __all__ = ["PURPOSES", "file_routes"]
@@ -48,8 +49,8 @@ MAX_FILENAME_CHARS = 255
 PURPOSES = ("fine-tune", "assistants", "batch", "user_data", "vision", "evals")
 
 
-def _file(engine: RunEngine, file_id: str) -> JSON:
-    found = engine.store.get("files", file_id)
+def _file(engine: RunEngine, file_id: str) -> File:
+    found = engine.store.get(File, file_id)
     if found is None:
         raise APIError(404, f"No such File object: {file_id}", param="id")
     return found
@@ -127,31 +128,30 @@ def _store_upload(engine: RunEngine, items: list[FormItem], *, azure: bool) -> R
         filename = clean_filename(upload.filename) if upload.filename else "file"
     content = upload.content
     now = engine.now()
-    created = file_object(filename, len(content), purpose, created_at=now)
-    if expires_after is not None:
-        created["expires_at"] = now + expires_after.seconds
-    engine.store.insert("files", created, state={"content": base64.b64encode(content).decode()})
-    return JSONResponse(created)
+    expires_at = None if expires_after is None else now + expires_after.seconds
+    created = file_object(filename, len(content), purpose, created_at=now, expires_at=expires_at)
+    engine.store.add(created, state={"content": base64.b64encode(content).decode()})
+    return JSONResponse(created.to_wire())
 
 
 async def list_files(request: Request, engine: RunEngine) -> Response:
     purpose = request.query_params.get("purpose")
     filters = {"purpose": purpose} if purpose else None
-    return page(request, engine, "files", None, filters, most=10_000, default=10_000)
+    return page(request, engine, File, None, filters, most=10_000, default=10_000)
 
 
 async def retrieve_file(request: Request, engine: RunEngine) -> Response:
-    return JSONResponse(_file(engine, request.path_params["file_id"]))
+    return JSONResponse(_file(engine, request.path_params["file_id"]).to_wire())
 
 
 async def file_content(request: Request, engine: RunEngine) -> Response:
     found = _file(engine, request.path_params["file_id"])
-    content = base64.b64decode(engine.store.state("files", found["id"])["content"])
+    content = base64.b64decode(engine.store.state("files", found.id)["content"])
     return Response(content, media_type="application/octet-stream")
 
 
 async def delete_file(request: Request, engine: RunEngine) -> Response:
-    return delete(engine, "files", _file(engine, request.path_params["file_id"]))
+    return delete(engine, _file(engine, request.path_params["file_id"]))
 
 
 def file_routes() -> list[tuple[str, str, Handler]]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from .clock import Clock
 from .objects import file_object
+from .records import File
 from .store import Store
 
 __all__ = ["StoredFiles"]
@@ -20,14 +21,14 @@ class StoredFiles:
 
     def create_file(self, name: str, data: bytes, purpose: str) -> str:
         created = file_object(name, len(data), purpose, created_at=int(self._clock.now()))
-        content = base64.b64encode(data).decode()
-        self._store.insert("files", created, state={"content": content})
-        return str(created["id"])
+        self._store.add(created, state={"content": base64.b64encode(data).decode()})
+        return created.id
 
     def read(self, file_id: str) -> bytes:
-        if self._store.get("files", file_id) is None:
+        if self._store.get(File, file_id) is None:
             raise KeyError(file_id)
         return base64.b64decode(self._store.state("files", file_id)["content"])
 
     def get(self, file_id: str) -> dict[str, Any] | None:
-        return self._store.get("files", file_id)
+        found = self._store.get(File, file_id)
+        return None if found is None else found.to_wire()

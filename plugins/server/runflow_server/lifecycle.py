@@ -13,15 +13,25 @@ queued ──> in_progress ──> requires_action ──(tool outputs)──> q
 No I/O but one log record per transition (`runflow_server.lifecycle`, with `run_id`, `source`
 and `target` as extra fields). The engine calls `advance()` for every change, so an illegal
 transition is a bug that names itself instead of a silently corrupted run.
+
+`RunStatus` mirrors the core's `runflow.lifecycle.RunStatus` on purpose, not by accident: the
+server installs without the runflow core (its `pyproject.toml` does not depend on it) and the
+core must not depend on the server, so sharing one definition would take a third distribution
+for nine strings whose spelling the Assistants API fixes anyway. The server's enum adds only
+the transitions it enforces; `tests/server/test_mirrors.py` checks that the two keep the same
+members.
 """
 
 from __future__ import annotations
 
 import logging
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ServerError
+
+if TYPE_CHECKING:
+    from .records import Run
 
 __all__ = [
     "ACTIVE",
@@ -87,11 +97,12 @@ class IllegalTransition(ServerError, RuntimeError):
     """The server tried to move a run along an edge the lifecycle does not have."""
 
 
-def advance(run: dict[str, Any], status: RunStatus) -> None:
-    """Set `run["status"]`, or raise `IllegalTransition` naming both ends."""
-    current = RunStatus(run["status"])
+def advance(run: Run, status: RunStatus, **changes: Any) -> Run:
+    """The run in `status` (with `changes` to its other fields), or `IllegalTransition`
+    naming both ends."""
+    current = run.status
     if status not in _NEXT.get(current, frozenset()):
-        raise IllegalTransition(f"run {run['id']} cannot go from {current} to {status}")
-    run["status"] = status.value
-    fields = {"run_id": run["id"], "source": current.value, "target": status.value}
+        raise IllegalTransition(f"run {run.id} cannot go from {current} to {status}")
+    fields = {"run_id": run.id, "source": current.value, "target": status.value}
     log.info("run %s: %s -> %s", *fields.values(), extra=fields)
+    return run.model_copy(update={"status": status, **changes})

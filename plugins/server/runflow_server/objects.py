@@ -1,4 +1,4 @@
-"""The wire objects: assistants, threads, messages, runs and run steps as the hosted API sends them.
+"""New records (`records.py`) from request bodies, and the wire objects that are not records.
 
 Field sets and their order follow the recordings in `shared/fixtures/openai-recordings`. Where the
 recordings and the spec disagree, the builders below say which one they follow and why.
@@ -10,7 +10,7 @@ import math
 import secrets
 import string
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from .bodies import (
     AssistantBody,
@@ -21,6 +21,7 @@ from .bodies import (
     ToolResources,
     response_format_object,
 )
+from .records import Assistant, File, Message, Record, Run, Step, Thread
 
 __all__ = [
     "assistant_object",
@@ -104,27 +105,23 @@ def function_tools(tools: Sequence[JSON]) -> list[JSON]:
     return [tool["function"] for tool in tools if tool.get("type") == "function"]
 
 
-def assistant_update(assistant: JSON, body: AssistantBody) -> JSON:
+def assistant_update(assistant: Assistant, body: AssistantBody) -> Assistant:
     """The assistant with the fields the update sets (an absent field keeps its value)."""
-    changed = assistant_object(body, created_at=assistant["created_at"])
-    fields = body.model_fields_set
-    names = {"tools", "tool_resources", "metadata", "response_format", "top_p", "temperature"}
-    updated = {**assistant}
-    for name in fields:
-        updated[name] = changed[name] if name in names else getattr(body, name)
-    return updated
+    fields = _assistant_fields(body)
+    return assistant.model_copy(update={name: fields[name] for name in body.model_fields_set})
 
 
-def assistant_object(body: AssistantBody, *, created_at: int) -> JSON:
+def assistant_object(body: AssistantBody, *, created_at: int) -> Assistant:
+    return Assistant(id=new_id("asst_"), created_at=created_at, **_assistant_fields(body))
+
+
+def _assistant_fields(body: AssistantBody) -> JSON:
     tools = [_tool_object(tool) for tool in body.tools or []]
     tool_resources = tool_resources_object(body.tool_resources)
     if tool_resources is None:
         has_code = any(tool["type"] == "code_interpreter" for tool in tools)
         tool_resources = {"code_interpreter": {"file_ids": []}} if has_code else {}
     return {
-        "id": new_id("asst_"),
-        "object": "assistant",
-        "created_at": created_at,
         "name": body.name,
         "description": body.description,
         "model": body.model,
@@ -139,14 +136,14 @@ def assistant_object(body: AssistantBody, *, created_at: int) -> JSON:
     }
 
 
-def thread_object(body: ThreadBody, *, created_at: int) -> JSON:
-    return {
-        "id": new_id("thread_"),
-        "object": "thread",
-        "created_at": created_at,
-        "metadata": body.metadata or {},
-        "tool_resources": tool_resources_object(body.tool_resources) or {},
-    }
+def thread_object(body: ThreadBody, *, created_at: int, project: str | None = None) -> Thread:
+    return Thread(
+        id=new_id("thread_"),
+        created_at=created_at,
+        metadata=body.metadata or {},
+        tool_resources=tool_resources_object(body.tool_resources) or {},
+        project=project,
+    )
 
 
 def _content_object(content: Any) -> list[JSON]:
@@ -165,37 +162,34 @@ def message_object(
     thread_id: str,
     *,
     created_at: int,
-    role: str,
+    role: Literal["user", "assistant"],
     content: str | Sequence[Any],
     assistant_id: str | None = None,
     run_id: str | None = None,
     attachments: Sequence[JSON] = (),
     metadata: dict[str, str] | None = None,
-    status: str = "completed",
-) -> JSON:
+    status: Literal["in_progress", "completed"] = "completed",
+) -> Message:
     """A message. The recordings' REST bodies leave out `status`, `completed_at`, `incomplete_at`
     and `incomplete_details`; the spec requires them and the SDK's `Message` needs `status`, and
     the recorded stream events carry them, so every message here has them."""
     completed = status == "completed"
-    return {
-        "id": new_id("msg_"),
-        "object": "thread.message",
-        "created_at": created_at,
-        "assistant_id": assistant_id,
-        "thread_id": thread_id,
-        "run_id": run_id,
-        "status": status,
-        "incomplete_details": None,
-        "incomplete_at": None,
-        "completed_at": created_at if completed else None,
-        "role": role,
-        "content": _content_object(content),
-        "attachments": list(attachments),
-        "metadata": metadata or {},
-    }
+    return Message(
+        id=new_id("msg_"),
+        created_at=created_at,
+        assistant_id=assistant_id,
+        thread_id=thread_id,
+        run_id=run_id,
+        status=status,
+        completed_at=created_at if completed else None,
+        role=role,
+        content=_content_object(content),
+        attachments=list(attachments),
+        metadata=metadata or {},
+    )
 
 
-def user_message_object(thread_id: str, body: MessageBody, *, created_at: int) -> JSON:
+def user_message_object(thread_id: str, body: MessageBody, *, created_at: int) -> Message:
     return message_object(
         thread_id,
         created_at=created_at,
@@ -206,38 +200,37 @@ def user_message_object(thread_id: str, body: MessageBody, *, created_at: int) -
     )
 
 
-def file_object(filename: str, size: int, purpose: str, *, created_at: int) -> JSON:
-    """An uploaded file, as recorded: processed at once, never expiring."""
-    return {
-        "object": "file",
-        "id": new_id("file-"),
-        "purpose": purpose,
-        "filename": filename,
-        "bytes": size,
-        "created_at": created_at,
-        "expires_at": None,
-        "status": "processed",
-        "status_details": None,
-    }
+def file_object(
+    filename: str, size: int, purpose: str, *, created_at: int, expires_at: int | None = None
+) -> File:
+    """An uploaded file, as recorded: processed at once, never expiring unless asked."""
+    return File(
+        id=new_id("file-"),
+        purpose=purpose,
+        filename=filename,
+        bytes=size,
+        created_at=created_at,
+        expires_at=expires_at,
+    )
 
 
-def deleted_object(obj: JSON) -> JSON:
+def deleted_object(record: Record) -> JSON:
     """The answer to a DELETE: `assistant.deleted`, `thread.deleted`... (files: `file`)."""
-    kind = obj["object"]
+    kind = record.object
     return {
-        "id": obj["id"],
+        "id": record.id,
         "object": kind if kind == "file" else f"{kind}.deleted",
         "deleted": True,
     }
 
 
-def _instructions(body: RunOptions, assistant: JSON) -> str:
+def _instructions(body: RunOptions, assistant: Assistant) -> str:
     """The run's instructions: its own or the assistant's, plus `additional_instructions`.
 
     "" when neither has any: the hosted API sent `null` there (see the recordings), but the spec
     and the SDK's `Run` type it as a string, and the SDK's strict validation refuses `null`.
     """
-    base = body.instructions if body.instructions is not None else assistant["instructions"]
+    base = body.instructions if body.instructions is not None else assistant.instructions
     extra = body.additional_instructions if isinstance(body, RunBody) else None
     if extra:
         return f"{base}\n\n{extra}" if base else extra
@@ -245,75 +238,53 @@ def _instructions(body: RunOptions, assistant: JSON) -> str:
 
 
 def run_object(
-    body: RunOptions, assistant: JSON, *, thread_id: str, created_at: int, expires_at: int
-) -> JSON:
-    tools = [_tool_object(tool) for tool in body.tools] if body.tools else assistant["tools"]
+    body: RunOptions, assistant: Assistant, *, thread_id: str, created_at: int, expires_at: int
+) -> Run:
+    tools = [_tool_object(tool) for tool in body.tools] if body.tools else assistant.tools
     tool_choice = body.tool_choice
     truncation = body.truncation_strategy
-    return {
-        "id": new_id("run_"),
-        "object": "thread.run",
-        "created_at": created_at,
-        "assistant_id": assistant["id"],
-        "thread_id": thread_id,
-        "status": "queued",
-        "started_at": None,
-        "expires_at": expires_at,
-        "cancelled_at": None,
-        "failed_at": None,
-        "completed_at": None,
-        "required_action": None,
-        "last_error": None,
-        "model": body.model or assistant["model"],
-        "instructions": _instructions(body, assistant),
-        "tools": tools,
-        "tool_resources": {},
-        "metadata": body.metadata or {},
-        "temperature": assistant["temperature"] if body.temperature is None else body.temperature,
-        "top_p": assistant["top_p"] if body.top_p is None else body.top_p,
-        "reasoning_effort": body.reasoning_effort or assistant["reasoning_effort"],
-        "max_completion_tokens": body.max_completion_tokens,
-        "max_prompt_tokens": body.max_prompt_tokens,
-        "truncation_strategy": (
+    return Run(
+        id=new_id("run_"),
+        created_at=created_at,
+        assistant_id=assistant.id,
+        thread_id=thread_id,
+        expires_at=expires_at,
+        model=body.model or assistant.model,
+        instructions=_instructions(body, assistant),
+        tools=tools,
+        metadata=body.metadata or {},
+        temperature=assistant.temperature if body.temperature is None else body.temperature,
+        top_p=assistant.top_p if body.top_p is None else body.top_p,
+        reasoning_effort=body.reasoning_effort or assistant.reasoning_effort,
+        max_completion_tokens=body.max_completion_tokens,
+        max_prompt_tokens=body.max_prompt_tokens,
+        truncation_strategy=(
             truncation.model_dump() if truncation else {"type": "auto", "last_messages": None}
         ),
-        "incomplete_details": None,
-        "usage": None,
-        "response_format": (
-            response_format_object(body.response_format) or assistant["response_format"]
-        ),
-        "tool_choice": (
+        response_format=response_format_object(body.response_format) or assistant.response_format,
+        tool_choice=(
             tool_choice.model_dump(exclude_none=True)
             if tool_choice is not None and not isinstance(tool_choice, str)
             else tool_choice or "auto"
         ),
-        "parallel_tool_calls": body.parallel_tool_calls is not False,
-    }
+        parallel_tool_calls=body.parallel_tool_calls is not False,
+    )
 
 
-def step_object(run: JSON, *, created_at: int, details: JSON) -> JSON:
+def step_object(run: Run, *, created_at: int, details: JSON) -> Step:
     """A run step, in progress. The recordings carry `expires_at` (the run's); the spec and the
     SDK's `RunStep` carry `expired_at`; both are here. The spec also requires `metadata`, which
     the recorded steps leave out: it is here, empty."""
-    return {
-        "id": new_id("step_"),
-        "object": "thread.run.step",
-        "created_at": created_at,
-        "run_id": run["id"],
-        "assistant_id": run["assistant_id"],
-        "thread_id": run["thread_id"],
-        "type": details["type"],
-        "status": "in_progress",
-        "cancelled_at": None,
-        "completed_at": None,
-        "expires_at": run["expires_at"],
-        "expired_at": None,
-        "failed_at": None,
-        "last_error": None,
-        "step_details": details,
-        "usage": None,
-        "metadata": {},
-    }
+    return Step(
+        id=new_id("step_"),
+        created_at=created_at,
+        run_id=run.id,
+        assistant_id=run.assistant_id,
+        thread_id=run.thread_id,
+        type=details["type"],
+        expires_at=run.expires_at,
+        step_details=details,
+    )
 
 
 def tool_call_object(call_id: str, name: str, arguments: str) -> JSON:

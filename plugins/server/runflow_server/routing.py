@@ -17,9 +17,10 @@ from starlette.responses import JSONResponse, Response
 from .engine import RunEngine
 from .errors import bad_request
 from .objects import deleted_object, page_object
-from .store import Kind
+from .records import Record
+from .views import view_of
 
-__all__ = ["Handler", "delete", "endpoint", "page"]
+__all__ = ["Handler", "delete", "endpoint", "page", "respond"]
 
 Handler = Callable[[Request, RunEngine], Awaitable[Response]]
 
@@ -35,10 +36,15 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return run
 
 
+def respond(request: Request, record: Record, headers: dict[str, str] | None = None) -> Response:
+    """A route's answer: the record as the request's view (`views.View`) shapes it."""
+    return JSONResponse(record.to_wire(view_of(request.scope)), headers=headers)
+
+
 def page(
     request: Request,
     engine: RunEngine,
-    kind: Kind,
+    cls: type[Record],
     parent: str | None,
     filters: dict[str, str] | None = None,
     *,
@@ -56,7 +62,7 @@ def page(
     direction: Literal["asc", "desc"] = "asc" if order == "asc" else "desc"
     try:
         page = engine.store.page(
-            kind,
+            cls,
             parent,
             limit=limit,
             order=direction,
@@ -67,7 +73,10 @@ def page(
     except KeyError as exc:
         name = exc.args[0]
         raise bad_request(f"Invalid '{name}': no such object in this list.", param=name) from exc
-    data = page.data if render is None else [render(obj) for obj in page.data]
+    view = view_of(request.scope)
+    data = [record.to_wire(view) for record in page.data]
+    if render is not None:
+        data = [render(item) for item in data]
     return JSONResponse(page_object(data, has_more=page.has_more))
 
 
@@ -99,7 +108,7 @@ def _limit(text: str | None, *, most: int, default: int) -> int:
     return value
 
 
-def delete(engine: RunEngine, kind: Kind, obj: dict[str, Any]) -> Response:
-    """Delete an object (and what lives under it); answer as the API: `{id, object, deleted}`."""
-    engine.store.delete(kind, obj["id"])
-    return JSONResponse(deleted_object(obj))
+def delete(engine: RunEngine, record: Record) -> Response:
+    """Delete a record (and what lives under it); answer as the API: `{id, object, deleted}`."""
+    engine.store.delete(record.kind, record.id)
+    return JSONResponse(deleted_object(record))

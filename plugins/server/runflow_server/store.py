@@ -1,9 +1,10 @@
 """SQLite storage for assistants, threads, messages, runs and run steps.
 
-Every object is kept as its wire JSON (`data`) plus the columns the server queries on: its
-parent (the thread of a message or a run, the run of a step), `created_at`, `status` and
-`expires_at`. `state` holds what the server keeps about an object but never sends (a run's
-submitted tool outputs, a thread's brain memory). `seq` orders objects created in the same second.
+Every record (`records.py`) is kept as its v2 wire JSON (`data`) plus the columns the server
+queries on: its parent (the thread of a message or a run, the run of a step), `created_at`,
+`status` and `expires_at`. `state` holds what the server keeps about a record but never sends
+(a run's submitted tool outputs, a thread's brain memory). `seq` orders records created in the
+same second.
 
 The store is synchronous on purpose: every change the server makes (check the thread lock, then
 insert the run) is one call with no `await` in it, inside one transaction, so concurrent requests
@@ -20,12 +21,14 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Generic, Literal
+
+from .records import Kind, R, Record
+from .run_state import RunState
 
 __all__ = ["Kind", "Page", "Store"]
 
 JSON = dict[str, Any]
-Kind = Literal["assistants", "threads", "messages", "runs", "run_steps", "files"]
 _KINDS: tuple[Kind, ...] = ("assistants", "threads", "messages", "runs", "run_steps", "files")
 
 _TABLE = """
@@ -48,10 +51,10 @@ _CHILDREN: dict[Kind, tuple[Kind, ...]] = {"threads": ("messages", "runs"), "run
 
 
 @dataclass(frozen=True)
-class Page:
+class Page(Generic[R]):
     """One page of a list, in the order asked for."""
 
-    data: list[JSON]
+    data: list[R]
     has_more: bool
 
 
@@ -92,38 +95,39 @@ class Store:
             finally:
                 self._depth = 0
 
-    def insert(
-        self, kind: Kind, obj: JSON, *, parent: str | None = None, state: JSON | None = None
-    ) -> None:
+    def add(self, record: Record, *, state: RunState | JSON | None = None) -> None:
+        """Store a new record (under its parent), with what the server keeps beside it."""
+        wire = record.to_wire()
         with self.transaction():
             self._db.execute(
-                f"INSERT INTO {kind} (id, parent, created_at, status, expires_at, data, state)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO {record.kind} (id, parent, created_at, status, expires_at, data,"
+                " state) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
-                    obj["id"],
-                    parent,
-                    obj["created_at"],
-                    obj.get("status"),
-                    obj.get("expires_at"),
-                    json.dumps(obj),
-                    json.dumps(state or {}),
+                    record.id,
+                    record.parent,
+                    record.created_at,
+                    wire.get("status"),
+                    wire.get("expires_at"),
+                    json.dumps(wire),
+                    _state_json(state),
                 ),
             )
 
-    def save(self, kind: Kind, obj: JSON, *, state: JSON | None = None) -> None:
-        """Write back a changed object (and its state, when given)."""
+    def put(self, record: Record, *, state: RunState | JSON | None = None) -> None:
+        """Write a changed record back (and its state, when given)."""
+        wire = record.to_wire()
         with self.transaction():
             self._db.execute(
-                f"UPDATE {kind} SET status = ?, expires_at = ?, data = ? WHERE id = ?",
-                (obj.get("status"), obj.get("expires_at"), json.dumps(obj), obj["id"]),
+                f"UPDATE {record.kind} SET status = ?, expires_at = ?, data = ? WHERE id = ?",
+                (wire.get("status"), wire.get("expires_at"), json.dumps(wire), record.id),
             )
             if state is not None:
-                self.save_state(kind, obj["id"], state)
+                self.save_state(record.kind, record.id, state)
 
-    def save_state(self, kind: Kind, object_id: str, state: JSON) -> None:
+    def save_state(self, kind: Kind, object_id: str, state: RunState | JSON) -> None:
         with self.transaction():
             self._db.execute(
-                f"UPDATE {kind} SET state = ? WHERE id = ?", (json.dumps(state), object_id)
+                f"UPDATE {kind} SET state = ? WHERE id = ?", (_state_json(state), object_id)
             )
 
     def delete(self, kind: Kind, object_id: str) -> None:
@@ -138,38 +142,40 @@ class Store:
                     self.delete(child, child_id)
             self._db.execute(f"DELETE FROM {kind} WHERE id = ?", (object_id,))
 
-    def get(self, kind: Kind, object_id: str, *, parent: str | None = None) -> JSON | None:
-        """The object, or None; with `parent`, only if it belongs to that parent."""
-        row = self._one(f"SELECT data, parent FROM {kind} WHERE id = ?", (object_id,))
+    def get(self, cls: type[R], object_id: str, *, parent: str | None = None) -> R | None:
+        """The record, or None; with `parent`, only if it belongs to that parent."""
+        row = self._one(f"SELECT data, parent FROM {cls.kind} WHERE id = ?", (object_id,))
         if row is None or (parent is not None and row[1] != parent):
             return None
-        result: JSON = json.loads(row[0])
-        return result
+        return cls.from_wire(json.loads(row[0]))
 
     def state(self, kind: Kind, object_id: str) -> JSON:
         row = self._one(f"SELECT state FROM {kind} WHERE id = ?", (object_id,))
         result: JSON = json.loads(row[0]) if row else {}
         return result
 
+    def run_state(self, run_id: str) -> RunState:
+        return RunState.model_validate(self.state("runs", run_id))
+
     def children(
-        self, kind: Kind, parent: str, *, statuses: Iterable[str] | None = None
-    ) -> list[JSON]:
-        """All objects under `parent`, oldest first, optionally only those in `statuses`."""
-        sql, args = f"SELECT data FROM {kind} WHERE parent = ?", [parent]
+        self, cls: type[R], parent: str, *, statuses: Iterable[str] | None = None
+    ) -> list[R]:
+        """All records under `parent`, oldest first, optionally only those in `statuses`."""
+        sql, args = f"SELECT data FROM {cls.kind} WHERE parent = ?", [parent]
         if statuses is not None:
             wanted = list(statuses)
             sql += f" AND status IN ({', '.join('?' * len(wanted))})"
             args += wanted
-        return self._all(sql + " ORDER BY seq", args)
+        return self._all(cls, sql + " ORDER BY seq", args)
 
-    def with_status(self, kind: Kind, statuses: Iterable[str]) -> list[JSON]:
-        """All objects in one of `statuses`, soonest `expires_at` first."""
+    def with_status(self, cls: type[R], statuses: Iterable[str]) -> list[R]:
+        """All records in one of `statuses`, soonest `expires_at` first."""
         wanted = list(statuses)
         sql = (
-            f"SELECT data FROM {kind} WHERE status IN ({', '.join('?' * len(wanted))})"
+            f"SELECT data FROM {cls.kind} WHERE status IN ({', '.join('?' * len(wanted))})"
             " ORDER BY expires_at IS NULL, expires_at, seq"
         )
-        return self._all(sql, wanted)
+        return self._all(cls, sql, wanted)
 
     def names_vector_store(self, store_id: str) -> bool:
         """Does an assistant or a thread name this vector store in its `tool_resources`?"""
@@ -184,7 +190,7 @@ class Store:
 
     def page(
         self,
-        kind: Kind,
+        cls: type[R],
         parent: str | None,
         *,
         limit: int,
@@ -192,8 +198,8 @@ class Store:
         after: str | None = None,
         before: str | None = None,
         filters: Mapping[str, str] | None = None,
-    ) -> Page:
-        """A page of the objects under `parent` (None: top-level objects), like the API's
+    ) -> Page[R]:
+        """A page of the records under `parent` (None: top-level objects), like the API's
         `limit/order/after/before`; `filters` keep objects whose wire field equals the value.
 
         `after=X`: the `limit` objects just after X in `order`; `before=X`: the `limit` objects
@@ -202,6 +208,7 @@ class Store:
 
         Raises KeyError naming the cursor when `after` / `before` is not an object of the list.
         """
+        kind = cls.kind
         sql = f"SELECT data FROM {kind} WHERE parent IS ?"
         args: list[Any] = [parent]
         for field, value in (filters or {}).items():
@@ -226,7 +233,7 @@ class Store:
         ascending = forward != backwards
         sql += f" ORDER BY seq {'ASC' if ascending else 'DESC'} LIMIT ?"
         args.append(limit + 1)
-        rows = self._all(sql, args)
+        rows = self._all(cls, sql, args)
         data = rows[:limit]
         return Page(data=data[::-1] if backwards else data, has_more=len(rows) > limit)
 
@@ -240,5 +247,9 @@ class Store:
             rows: list[tuple[Any, ...]] = self._db.execute(sql, args).fetchall()
         return rows
 
-    def _all(self, sql: str, args: Sequence[Any]) -> list[JSON]:
-        return [json.loads(row[0]) for row in self._rows(sql, args)]
+    def _all(self, cls: type[R], sql: str, args: Sequence[Any]) -> list[R]:
+        return [cls.from_wire(json.loads(row[0])) for row in self._rows(sql, args)]
+
+
+def _state_json(state: RunState | JSON | None) -> str:
+    return json.dumps(state.to_wire() if isinstance(state, RunState) else state or {})

@@ -13,9 +13,9 @@ hosted API sends them (see `shared/fixtures/openai-recordings`):
 - built-in calls: `thread.run.step.created`, `thread.run.step.in_progress`, a delta with each
   call's input, the tool runs, a delta with its outputs, `thread.run.step.completed`.
 
-Nothing is stored while the brain streams: the steps and messages of the turn, the thread's brain
-memory and the run's new state are written by `commit` in one transaction (`turn_end.py`), so a
-crash leaves the run where the turn began.
+A step (and the message it writes) is stored as it is first published, so a client can read what
+it was told of; the rest of the turn is written in one transaction at its end (`turn_end.py` says
+what is stored when, and what a cancel, an expiry or a crash mid-turn leaves).
 
 Usage: what the brain reports (`Usage`) goes to the turn's last step; otherwise it is invented
 deterministically from text lengths (`objects.token_count`).
@@ -23,8 +23,9 @@ deterministically from text lengths (`objects.token_count`).
 
 from __future__ import annotations
 
+import copy
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -37,7 +38,6 @@ from .brains import (
     BuiltinTool,
     CallBuiltins,
     CallFunctions,
-    Citation,
     Fail,
     FunctionCallDelta,
     Terminal,
@@ -50,6 +50,8 @@ from .brains import (
 from .events import EventBus
 from .lifecycle import StepStatus
 from .objects import message_object, new_id, step_object, token_count, usage_object
+from .records import Message, Run, Step
+from .run_state import BuiltinState
 
 __all__ = ["Played", "Resources", "TurnPlayer", "fit_prompt", "prompt_tokens"]
 
@@ -85,12 +87,13 @@ class Played:
     """What a turn produced, to be committed in one transaction."""
 
     terminal: Terminal | None  # None: the reply is complete
-    steps: list[JSON] = field(default_factory=list)
-    messages: list[JSON] = field(default_factory=list)
+    steps: dict[str, Step] = field(default_factory=dict)  # by id, in the order opened
+    messages: dict[str, Message] = field(default_factory=dict)
     calls: list[JSON] = field(default_factory=list)  # required_action's tool calls
+    # The step waiting for the function outputs: its id, and its usage once they arrive.
+    tool_step: JSON | None = None
     results: list[ToolResult] = field(default_factory=list)  # built-in calls, for turn.rounds
     outcomes: list[BuiltinOutcome] = field(default_factory=list)
-    calls_usage: JSON | None = None  # the tool_calls step's, set when its outputs arrive
     cut: bool = False  # the message passed max_completion_tokens
     images_used: bool = False  # a message took the pending image files
 
@@ -101,16 +104,8 @@ class Resources:
 
     tools: Mapping[str, BuiltinTool]
     context: Callable[[], BuiltinContext]
-    sandbox_files: Mapping[str, str]
-    citations: tuple[Citation, ...]
+    builtin: BuiltinState  # the sandbox files and citations of the run's built-in calls so far
     images: tuple[str, ...]
-
-
-def _no_context() -> BuiltinContext:
-    raise RuntimeError("no built-in tools for this turn")
-
-
-_NO_RESOURCES = Resources({}, _no_context, {}, (), ())
 
 
 class TurnPlayer:
@@ -119,41 +114,51 @@ class TurnPlayer:
     def __init__(
         self,
         bus: EventBus,
-        run: JSON,
+        run: Run,
         turn: Turn,
+        resources: Resources,
         now: Callable[[], int],
         *,
+        store_opened: Callable[[Step, Message | None], None],
         cut_text: bool = True,
     ) -> None:
-        """`cut_text`: cut the message at `max_completion_tokens` (estimated); False for brains
-        whose model keeps to the limit itself."""
+        """`store_opened` stores a step (and its message) as it opens; `cut_text`: cut the
+        message at `max_completion_tokens` (estimated); False for brains whose model keeps to
+        the limit itself."""
         self._bus, self._run, self._turn, self._now = bus, run, turn, now
-        self._cut_text = cut_text
-        self._played = Played(None)
-        self._message: JSON | None = None
-        self._text = ""
-        self._calls_step: JSON | None = None
-        self._reported: Usage | None = None
-        self._resources = _NO_RESOURCES
-
-    async def play(self, events: AsyncIterator[BrainEvent], resources: Resources) -> Played:
         self._resources = resources
-        limit: int | None = self._run.get("max_completion_tokens") if self._cut_text else None
+        self._store_opened = store_opened
+        self._limit = run.max_completion_tokens if cut_text else None
+        self._played = Played(None)
+        self._message: Message | None = None
+        self._content: list[JSON] = []  # the open message's parts, as they grow
+        self._text = ""
+        self._calls_step: Step | None = None
+        self._reported: Usage | None = None
+
+    async def play(self, events: AsyncIterator[BrainEvent]) -> Played:
         try:
             async for event in events:
-                if not self._take(event, limit, resources):
+                if not self._take(event):
                     break
         finally:
             close = getattr(events, "aclose", None)
             if close is not None:  # an async generator: run its cleanup now, not at GC
                 await close()
-        await self._finish(resources)
+        await self._finish()
         return self._played
 
-    def _take(self, event: BrainEvent, limit: int | None, resources: Resources) -> bool:
+    def open_message(self) -> Message | None:
+        """The message being streamed, with the text sent so far (None when there is none)."""
+        if self._message is None:
+            return None
+        content = [*self._content[:-1], self._text_part()] if self._text else self._content
+        return self._message.model_copy(update={"content": copy.deepcopy(content)})
+
+    def _take(self, event: BrainEvent) -> bool:
         """Act on one event; False when the turn's stream is over."""
         if isinstance(event, TextDelta):
-            return self._add_text(event.text, limit, resources)
+            return self._add_text(event.text)
         if isinstance(event, FunctionCallDelta):
             self._call_delta(event)
         elif isinstance(event, Usage):
@@ -167,8 +172,8 @@ class TurnPlayer:
             return False
         return True
 
-    def _publish(self, name: str, obj: JSON) -> None:
-        self._bus.publish(self._run["id"], name, obj)
+    def _publish(self, name: str, obj: JSON | Step | Message) -> None:
+        self._bus.publish(self._run.id, name, obj)
 
     def _usage(self, estimate: int, *, last: bool) -> JSON:
         if self._reported is None:
@@ -177,48 +182,50 @@ class TurnPlayer:
             return usage_object(self._reported.prompt_tokens, self._reported.completion_tokens)
         return usage_object(0, 0)
 
-    def _open_step(self, details: JSON) -> JSON:
+    def _open_step(self, details: JSON, message: Message | None = None) -> Step:
         step = step_object(self._run, created_at=self._now(), details=details)
-        self._played.steps.append(step)
+        self._store_opened(step, message)
+        self._played.steps[step.id] = step
         self._publish("thread.run.step.created", step)
         self._publish("thread.run.step.in_progress", step)
         return step
 
-    def _complete_step(self, step: JSON, usage: JSON) -> None:
-        step.update(status=StepStatus.COMPLETED.value, completed_at=self._now(), usage=usage)
+    def _complete_step(self, step: Step, usage: JSON, **changes: Any) -> None:
+        update = {"status": StepStatus.COMPLETED, "completed_at": self._now(), "usage": usage}
+        step = self._played.steps[step.id] = step.model_copy(update=update | changes)
         self._publish("thread.run.step.completed", step)
 
     # -- messages ----------------------------------------------------------------------------
 
-    def _open_message(self, resources: Resources) -> JSON:
+    def _open_message(self) -> Message:
         message = message_object(
-            self._run["thread_id"],
+            self._run.thread_id,
             created_at=self._now(),
             role="assistant",
             content=[],
-            assistant_id=self._run["assistant_id"],
-            run_id=self._run["id"],
+            assistant_id=self._run.assistant_id,
+            run_id=self._run.id,
             status="in_progress",
         )
-        details = {"type": "message_creation", "message_creation": {"message_id": message["id"]}}
-        self._open_step(details)
-        self._played.messages.append(message)
+        details = {"type": "message_creation", "message_creation": {"message_id": message.id}}
+        self._open_step(details, message)
         self._publish("thread.message.created", message)
         self._publish("thread.message.in_progress", message)
-        for index, file_id in enumerate(resources.images):
+        self._content = []
+        for index, file_id in enumerate(self._resources.images):
             part = {"type": "image_file", "image_file": {"file_id": file_id, "detail": "auto"}}
-            message["content"].append(part)
+            self._content.append(part)
             self._publish("thread.message.delta", _delta(message, {"index": index, **part}))
-        self._played.images_used = bool(resources.images)
+        self._played.images_used = bool(self._resources.images)
         self._message = message
         return message
 
-    def _add_text(self, text: str, limit: int | None, resources: Resources) -> bool:
+    def _add_text(self, text: str) -> bool:
         """Publish a piece of the message; False once it passes `max_completion_tokens`."""
-        message = self._message or self._open_message(resources)
-        first = not any(part["type"] == "text" for part in message["content"])
+        message, limit = self._message or self._open_message(), self._limit
+        first = not any(part["type"] == "text" for part in self._content)
         if first:
-            message["content"].append({"type": "text", "text": {"value": "", "annotations": []}})
+            self._content.append({"type": "text", "text": {"value": "", "annotations": []}})
         keep = True
         if limit is not None and token_count(self._text + text) > limit:
             text, keep = text[: max(0, limit * 4 - len(self._text))], False
@@ -226,41 +233,39 @@ class TurnPlayer:
         self._text += text
         if text or first:
             piece: JSON = {"value": text, "annotations": []} if first else {"value": text}
-            index = len(message["content"]) - 1
+            index = len(self._content) - 1
             self._publish(
                 "thread.message.delta",
                 _delta(message, {"index": index, "type": "text", "text": piece}),
             )
         return keep
 
-    def _close_message(self, resources: Resources, *, last: bool) -> None:
+    def _text_part(self, annotations: list[JSON] | None = None) -> JSON:
+        return {"type": "text", "text": {"value": self._text, "annotations": annotations or []}}
+
+    def _close_message(self, *, last: bool) -> None:
         message, self._message = self._message, None
         if message is None:
             return
-        part = message["content"][-1]
-        part["text"]["value"] = self._text
-        annotations = annotate(self._text, resources.sandbox_files, resources.citations)
+        found = self._resources.builtin
+        annotations = annotate(self._text, found.sandbox_files, found.citations)
+        if self._content and self._content[-1]["type"] == "text":
+            self._content[-1] = self._text_part(annotations)
         if annotations:
-            part["text"]["annotations"] = annotations
-            entry = {"index": len(message["content"]) - 1, "type": "text"}
+            entry = {"index": len(self._content) - 1, "type": "text"}
             listed = [{"index": i, **a} for i, a in enumerate(annotations)]
             self._publish(
                 "thread.message.delta", _delta(message, {**entry, "text": {"annotations": listed}})
             )
         now = self._now()
+        ending: JSON = {"status": "completed", "completed_at": now}
         if self._played.cut:
-            message.update(
-                status="incomplete", incomplete_at=now, incomplete_details={"reason": "max_tokens"}
-            )
-        else:
-            message.update(status="completed", completed_at=now)
-        self._publish(f"thread.message.{message['status']}", message)
-        step = next(
-            s
-            for s in self._played.steps
-            if s["type"] == "message_creation"
-            and s["step_details"]["message_creation"]["message_id"] == message["id"]
-        )
+            reason = {"reason": "max_tokens"}
+            ending = {"status": "incomplete", "incomplete_at": now, "incomplete_details": reason}
+        message = message.model_copy(update={"content": self._content, **ending})
+        self._played.messages[message.id] = message
+        self._publish(f"thread.message.{message.status}", message)
+        step = next(s for s in self._played.steps.values() if s.message_id == message.id)
         self._complete_step(step, self._usage(token_count(self._text), last=last))
         self._text = ""
 
@@ -268,19 +273,13 @@ class TurnPlayer:
 
     def _call_delta(self, event: FunctionCallDelta) -> None:
         if self._calls_step is None:
-            self._close_message_early()
+            self._close_message(last=False)
             self._calls_step = self._open_step({"type": "tool_calls", "tool_calls": []})
         function: JSON = {"arguments": event.arguments}
-        entry: JSON = {"index": event.index, "type": "function"}
-        if event.call_id is not None:
-            entry["id"] = event.call_id
         if event.name is not None:
             function = {"name": event.name, "arguments": event.arguments, "output": None}
-        entry["function"] = function
+        entry = _entry(event.index, event.call_id, "function", function)
         self._publish("thread.run.step.delta", _step_delta(self._calls_step, entry))
-
-    def _close_message_early(self) -> None:
-        self._close_message(self._resources, last=False)
 
     def _call_functions(self, terminal: CallFunctions) -> None:
         calls: list[JSON] = [
@@ -294,40 +293,42 @@ class TurnPlayer:
         step = self._calls_step
         if step is None:
             step = self._calls_step = self._open_step({"type": "tool_calls", "tool_calls": []})
-            for index, call in enumerate(calls):
-                first = {"name": call["function"]["name"], "arguments": "", "output": None}
-                entry = {"index": index, "id": call["id"], "type": "function", "function": first}
-                self._publish("thread.run.step.delta", _step_delta(step, entry))
+            for index, call in enumerate(calls):  # as streamed: id and name, then arguments
+                named = {"name": call["function"]["name"], "arguments": "", "output": None}
                 rest = {"arguments": call["function"]["arguments"]}
-                entry = {"index": index, "type": "function", "function": rest}
-                self._publish("thread.run.step.delta", _step_delta(step, entry))
-        step["step_details"]["tool_calls"] = [
-            {**call, "function": {**call["function"], "output": None}} for call in calls
-        ]
+                for entry in (
+                    _entry(index, call["id"], "function", named),
+                    _entry(index, None, "function", rest),
+                ):
+                    self._publish("thread.run.step.delta", _step_delta(step, entry))
+        with_outputs = [{**c, "function": {**c["function"], "output": None}} for c in calls]
+        details = {"type": "tool_calls", "tool_calls": with_outputs}
+        self._played.steps[step.id] = step.model_copy(update={"step_details": details})
         estimate = sum(token_count(c.name + c.arguments) for c in terminal.calls)
-        self._played.calls_usage = self._usage(estimate, last=True)
+        self._played.tool_step = {"id": step.id, "usage": self._usage(estimate, last=True)}
         self._played.calls = calls
 
     # -- the end of the turn -----------------------------------------------------------------
 
-    async def _finish(self, resources: Resources) -> None:
+    async def _finish(self) -> None:
         terminal = self._played.terminal
         if terminal is None and self._message is None and self._calls_step is None:
-            self._open_message(resources)  # an empty reply is still a reply
+            self._open_message()  # an empty reply is still a reply
         if isinstance(terminal, CallFunctions):
-            self._close_message(resources, last=False)
+            self._close_message(last=False)
             self._call_functions(terminal)
         elif isinstance(terminal, CallBuiltins):
-            self._close_message(resources, last=False)
-            await self._call_builtins(terminal, resources)
+            self._close_message(last=False)
+            await self._call_builtins(terminal)
         else:
-            self._close_message(resources, last=True)
+            self._close_message(last=True)
             if self._calls_step is not None and terminal is None:  # deltas, then no call
                 self._played.terminal = Fail(
                     "server_error", "The brain streamed function-call deltas but called nothing."
                 )
 
-    async def _call_builtins(self, terminal: CallBuiltins, resources: Resources) -> None:
+    async def _call_builtins(self, terminal: CallBuiltins) -> None:
+        resources = self._resources
         missing = sorted({c.type for c in terminal.calls if c.type not in resources.tools})
         if missing:
             self._played.terminal = Fail(
@@ -361,9 +362,9 @@ class TurnPlayer:
             self._played.results.append(
                 ToolResult(call_id, call.type, json.dumps(arguments), outcome.output, wire)
             )
-        step["step_details"]["tool_calls"] = entries
         estimate = sum(token_count(c.input + "".join(c.queries)) for c in terminal.calls)
-        self._complete_step(step, self._usage(estimate, last=True))
+        details = {"type": "tool_calls", "tool_calls": entries}
+        self._complete_step(step, self._usage(estimate, last=True), step_details=details)
 
 
 async def _run_builtin(
@@ -377,22 +378,22 @@ async def _run_builtin(
         if call.type == "code_interpreter":
             details: JSON = {"input": call.input, "outputs": [{"type": "logs", "logs": error}]}
         else:
-            details = {"ranking_options": _ranking(context.run), "results": []}
+            details = {"ranking_options": _ranking(context.run["tools"]), "results": []}
         return BuiltinOutcome(details=details, output=f"The tool failed: {error}")
 
 
-def _ranking(run: Mapping[str, Any]) -> JSON:
-    for tool in run["tools"]:
+def _ranking(tools: Sequence[JSON]) -> JSON:
+    for tool in tools:
         if tool.get("type") == "file_search":
             options: JSON = tool.get("file_search", {}).get("ranking_options", {})
             return {key: value for key, value in options.items() if value is not None}
     return {"ranker": "default_2024_08_21", "score_threshold": 0.0}
 
 
-def _input_details(call: BuiltinCall, run: Mapping[str, Any]) -> JSON:
+def _input_details(call: BuiltinCall, run: Run) -> JSON:
     if call.type == "code_interpreter":
         return {"input": call.input, "outputs": []}
-    return {"ranking_options": _ranking(run), "results": []}
+    return {"ranking_options": _ranking(run.tools), "results": []}
 
 
 def _output_details(kind: str, details: Mapping[str, Any]) -> JSON:
@@ -403,16 +404,15 @@ def _output_details(kind: str, details: Mapping[str, Any]) -> JSON:
 
 
 def _entry(index: int, call_id: str | None, kind: str, body: JSON) -> JSON:
-    entry: JSON = {"index": index, "type": kind, kind: body}
-    if call_id is not None:
-        entry = {"index": index, "id": call_id, "type": kind, kind: body}
-    return entry
+    """One call of a step delta; the call's id only in its first delta."""
+    ids = {} if call_id is None else {"id": call_id}
+    return {"index": index, **ids, "type": kind, kind: body}
 
 
-def _step_delta(step: JSON, entry: JSON) -> JSON:
+def _step_delta(step: Step, entry: JSON) -> JSON:
     details = {"type": "tool_calls", "tool_calls": [entry]}
-    return {"id": step["id"], "object": "thread.run.step.delta", "delta": {"step_details": details}}
+    return {"id": step.id, "object": "thread.run.step.delta", "delta": {"step_details": details}}
 
 
-def _delta(message: JSON, part: JSON) -> JSON:
-    return {"id": message["id"], "object": "thread.message.delta", "delta": {"content": [part]}}
+def _delta(message: Message, part: JSON) -> JSON:
+    return {"id": message.id, "object": "thread.message.delta", "delta": {"content": [part]}}

@@ -1,8 +1,8 @@
 """Views: the Assistants v1 shapes over the server's v2 objects, and Foundry's request dialect.
 
-The routes and the engine know one shape, Assistants v2. `Views` is an ASGI layer around the
-routes that translates the JSON a client sends into it and renders what the routes answer out
-of it, so a client of another version sees its own shapes:
+The engine knows one shape, Assistants v2. `Views` is an ASGI layer around the routes that
+translates the JSON a client sends into it, and the v1 renderers below shape the records the
+routes answer and the events they stream, so a client of another version sees its own shapes:
 
 - **v1**, for Azure's v1 `api-version`s (`2024-02-15-preview`, `2024-03-01-preview`,
   `2024-04-01-preview`; v2 came with `2024-05-01-preview`) and the `OpenAI-Beta: assistants=v1`
@@ -14,18 +14,21 @@ of it, so a client of another version sees its own shapes:
   mirror (`file_ids` back from those places, `retrieval` for `file_search`, in run steps too),
   without `tool_resources` or `attachments`. A v1 run's `file_ids` come from its own
   `tool_resources` as an assistant's do (`[]` while runs carry `tool_resources: {}`). v1's
-  `/assistants/{id}/files` routes are not served.
+  `/assistants/{id}/files` routes are served under v1 only (`assistant_files.py`).
 - **Foundry** (`/api/projects/{p}`): azure-ai-agents 1.2 tags each tool output with
   `"type": "function_call_output"`; the tag is dropped before the route sees it.
 - **v2** otherwise: bodies pass untouched, byte for byte.
 
 Request bodies are read whole before the route runs (they are capped by `BodyLimit` outside
-this layer); a body that is not a JSON object passes as sent, for the route to refuse. JSON
-responses are rendered whole, SSE responses event by event as they stream.
+this layer); a body that is not a JSON object passes as sent, for the route to refuse.
+Responses are not rewritten here: the routes render records for the request's view (`view_of`
+and each record's `to_wire(view)`, which call the v1 renderers below), and so does the event
+bus for each stream (`events.py`).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable
@@ -36,7 +39,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import APIError, bad_request
 from .parsing import load_json
 
-__all__ = ["V1_AZURE_VERSIONS", "Views", "request_v1", "view_of", "wire_v1"]
+__all__ = [
+    "V1_AZURE_VERSIONS",
+    "View",
+    "Views",
+    "delta_v1",
+    "message_v1",
+    "request_v1",
+    "step_details_v1",
+    "view_of",
+    "with_file_ids",
+]
 
 JSON = dict[str, Any]
 View = Literal["v1", "v2", "foundry"]
@@ -147,37 +160,39 @@ def _tool_call_v1(call: JSON) -> JSON:
     }
 
 
-def _step_details_v1(details: JSON) -> JSON:
+def step_details_v1(details: JSON) -> JSON:
+    """A step's details in v1: `retrieval` calls for `file_search` ones (in place)."""
     calls = details.get("tool_calls")
     if isinstance(calls, list):
         details["tool_calls"] = [_tool_call_v1(call) for call in calls]
     return details
 
 
-def wire_v1(obj: Any) -> Any:
-    """A v2 wire object (or list page, or SSE event data) rendered in v1's shape."""
-    if not isinstance(obj, dict):
-        return obj
-    kind = obj.get("object")
-    if kind == "list" and isinstance(obj.get("data"), list):
-        obj["data"] = [wire_v1(item) for item in obj["data"]]
-    elif kind in ("assistant", "thread.run"):
-        resources = obj.pop("tool_resources", None) or {}
-        obj["tools"] = _tools_v1(obj.get("tools") or [])
-        code = resources.get("code_interpreter") or {}
-        obj["file_ids"] = list(code.get("file_ids") or [])
-    elif kind == "thread":
-        obj.pop("tool_resources", None)
-    elif kind == "thread.message":
-        attachments = obj.pop("attachments", None) or []
-        obj["file_ids"] = [item["file_id"] for item in attachments if "file_id" in item]
-    elif kind == "thread.run.step" and isinstance(obj.get("step_details"), dict):
-        _step_details_v1(obj["step_details"])
-    elif kind == "thread.run.step.delta":
-        details = (obj.get("delta") or {}).get("step_details")
-        if isinstance(details, dict):
-            _step_details_v1(details)
-    return obj
+def with_file_ids(wire: JSON) -> JSON:
+    """An assistant or a run in v1: `file_ids` for its code interpreter's `tool_resources`."""
+    resources = wire.pop("tool_resources", None) or {}
+    wire["tools"] = _tools_v1(wire.get("tools") or [])
+    code = resources.get("code_interpreter") or {}
+    wire["file_ids"] = list(code.get("file_ids") or [])
+    return wire
+
+
+def message_v1(wire: JSON) -> JSON:
+    """A message in v1: `file_ids` for its `attachments`."""
+    attachments = wire.pop("attachments", None) or []
+    wire["file_ids"] = [item["file_id"] for item in attachments if "file_id" in item]
+    return wire
+
+
+def delta_v1(delta: JSON) -> JSON:
+    """A stream's delta (or error) in v1: a step delta's calls as `step_details_v1` renders
+    them, in a copy (the v2 subscribers of the stream get the same delta)."""
+    details = (delta.get("delta") or {}).get("step_details")
+    if delta.get("object") != "thread.run.step.delta" or not isinstance(details, dict):
+        return delta
+    rendered = copy.deepcopy(delta)
+    step_details_v1(rendered["delta"]["step_details"])
+    return rendered
 
 
 class Views:
@@ -202,7 +217,7 @@ class Views:
         except APIError as exc:
             await _send_json(send, exc.status, exc.body())
             return
-        await self._app(scope, receive, _Renderer(send) if view == "v1" else send)
+        await self._app(scope, receive, send)
 
 
 async def _translated(
@@ -255,67 +270,3 @@ async def _send_json(send: Send, status: int, body: JSON) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": raw})
-
-
-class _Renderer:
-    """The `send` of a v1 request: JSON bodies rendered whole, SSE events one by one."""
-
-    def __init__(self, send: Send) -> None:
-        self._send = send
-        self._start: Message | None = None
-        self._kind = ""
-        self._buffer = b""
-
-    async def __call__(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            content_type = dict(message.get("headers", [])).get(b"content-type", b"")
-            self._kind = (
-                "json"
-                if content_type.startswith(b"application/json")
-                else "sse"
-                if content_type.startswith(b"text/event-stream")
-                else ""
-            )
-            if self._kind == "json":
-                self._start = message  # sent with the rendered body and its new length
-                return
-        elif message["type"] == "http.response.body" and self._kind:
-            await self._body(message)
-            return
-        await self._send(message)
-
-    async def _body(self, message: Message) -> None:
-        self._buffer += message.get("body", b"")
-        more = message.get("more_body", False)
-        if self._kind == "sse":
-            *events, self._buffer = self._buffer.split(b"\n\n")
-            rendered = b"".join(_render_event(event) + b"\n\n" for event in events)
-            if not more:
-                rendered, self._buffer = rendered + self._buffer, b""
-            await self._send({"type": "http.response.body", "body": rendered, "more_body": more})
-        elif not more:
-            await self._send_rendered_json()
-
-    async def _send_rendered_json(self) -> None:
-        assert self._start is not None
-        try:
-            body = _dumps(wire_v1(json.loads(self._buffer)))
-        except ValueError:
-            body = self._buffer
-        headers = [
-            (name, value)
-            for name, value in self._start.get("headers", [])
-            if name != b"content-length"
-        ]
-        headers.append((b"content-length", str(len(body)).encode()))
-        await self._send({**self._start, "headers": headers})
-        await self._send({"type": "http.response.body", "body": body})
-
-
-def _render_event(event: bytes) -> bytes:
-    lines = event.split(b"\n")
-    for index, line in enumerate(lines):
-        if line.startswith(b"data: {"):
-            data = wire_v1(json.loads(line[6:]))
-            lines[index] = b"data: " + _dumps(data)
-    return b"\n".join(lines)

@@ -37,14 +37,14 @@ def make_turn(
 ) -> Turn:
     """A turn of a fresh run on a thread holding `texts` as alternating user/assistant messages
     (the first a user's), or `messages` as given. `assistant` and `run` are request bodies."""
-    assistant_wire = assistant_object(
+    made = assistant_object(
         AssistantBody.model_validate({"model": "gpt-4o-mini", **(assistant or {})}),
         created_at=NOW,
     )
-    body = RunBody.model_validate({"assistant_id": assistant_wire["id"], **(run or {})})
+    body = RunBody.model_validate({"assistant_id": made.id, **(run or {})})
     run_wire = run_object(
-        body, assistant_wire, thread_id="thread_1", created_at=NOW, expires_at=NOW + 600
-    )
+        body, made, thread_id="thread_1", created_at=NOW, expires_at=NOW + 600
+    ).to_wire()
     if messages is None:
         messages = [
             message_object(
@@ -52,16 +52,16 @@ def make_turn(
                 created_at=NOW,
                 role="user" if index % 2 == 0 else "assistant",
                 content=text,
-            )
+            ).to_wire()
             for index, text in enumerate(texts)
         ]
-    return Turn(run=run_wire, assistant=assistant_wire, messages=list(messages), rounds=rounds)
+    return Turn(run=run_wire, assistant=made.to_wire(), messages=list(messages), rounds=rounds)
 
 
 def user_message(content: Any) -> dict[str, Any]:
     """A user message with content parts given as the API takes them."""
     body = MessageBody.model_validate({"role": "user", "content": content})
-    return message_object("thread_1", created_at=NOW, role="user", content=body.content)
+    return message_object("thread_1", created_at=NOW, role="user", content=body.content).to_wire()
 
 
 RECORDINGS = Path("/work/shared/fixtures/openai-recordings/chat-tools")

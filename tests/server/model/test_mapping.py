@@ -159,7 +159,7 @@ def test_text_this_run_wrote_before_its_calls_goes_with_them() -> None:
         role="assistant",
         content="Let me check.",
         run_id=turn.run["id"],
-    )
+    ).to_wire()
     turn.messages = [*turn.messages, own]
     turn.rounds = [function_round(("call_a", "get_weather", '{"city":"Paris"}', "rainy"))]
     messages = request(turn)["messages"]

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 
 from ..brains import BuiltinCall, BuiltinContext, BuiltinOutcome, BuiltinTool
+from ..records import Message
 from ..store import Store
 from . import MissingExtra
 from .config import SessionConfig
@@ -165,8 +166,8 @@ def with_code_interpreter(
     def attachments(thread_id: str) -> list[str]:
         return [
             str(attachment["file_id"])
-            for message in store.children("messages", thread_id)
-            for attachment in message.get("attachments") or []
+            for message in store.children(Message, thread_id)
+            for attachment in message.attachments
             if any(t.get("type") == "code_interpreter" for t in attachment.get("tools") or [])
         ]
 

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from ..bodies import MessageBody, ToolResources
 from ..clock import Clock
 from ..errors import APIError, bad_request
+from ..records import Thread
 from ..store import Store
 from .records import AUTO_CHUNKING, Chunking
 from .service import FileSearch, NoSuchUpload
@@ -93,8 +94,10 @@ def _check_uploads(service: FileSearch, file_ids: Sequence[str]) -> None:
             raise APIError(404, f"No such File object: {file_id}", param="file_id") from exc
 
 
-def attach_files(service: FileSearch, thread: JSON, attachments: Sequence[JSON]) -> JSON | None:
-    """The thread's new `tool_resources` after a message's attachments for `file_search` were
+def attach_files(
+    service: FileSearch, tool_resources: Mapping[str, Any], attachments: Sequence[JSON]
+) -> JSON | None:
+    """A thread's new `tool_resources` after a message's attachments for `file_search` were
     added to its store (made when it has none); None when no attachment is for file search."""
     file_ids = [
         item["file_id"]
@@ -104,7 +107,7 @@ def attach_files(service: FileSearch, thread: JSON, attachments: Sequence[JSON])
     if not file_ids:
         return None
     _check_uploads(service, file_ids)
-    resources: JSON = dict(thread.get("tool_resources") or {})
+    resources: JSON = dict(tool_resources)
     search: JSON = dict(resources.get("file_search") or {})
     ids = list(search.get("vector_store_ids") or [])
     store = service.tables.get_store(ids[0]) if ids else None
@@ -138,13 +141,16 @@ def with_real_stores(engine: _Engine, body: Body, *, param: str, for_thread: boo
     return body.model_copy(update={"tool_resources": ToolResources.model_validate(resolved)})
 
 
-def attach_messages(engine: _Engine, thread_id: str, messages: Iterable[MessageBody]) -> None:
-    """Add the messages' `file_search` attachments to the thread's store (made if need be)."""
+def attach_messages(engine: _Engine, thread: Thread, messages: Iterable[MessageBody]) -> Thread:
+    """Add the messages' `file_search` attachments to the thread's store (made if need be);
+    the thread with its new `tool_resources`."""
     attachments = [item.model_dump() for m in messages for item in m.attachments or []]
-    thread = engine.store.get("threads", thread_id)
-    if not attachments or thread is None:
-        return
+    if not attachments:
+        return thread
     service = FileSearch.of(engine.store, engine.clock.now)
-    resources = attach_files(service, thread, attachments)
-    if resources is not None:
-        engine.store.save("threads", {**thread, "tool_resources": resources})
+    resources = attach_files(service, thread.tool_resources, attachments)
+    if resources is None:
+        return thread
+    thread = thread.model_copy(update={"tool_resources": resources})
+    engine.store.put(thread)
+    return thread

@@ -24,6 +24,7 @@ from dataclasses import replace
 import anyio
 
 from ..objects import new_id
+from ..records import File
 from ..store import Store
 from .chunking import chunk_text
 from .embeddings import Embedder, pack
@@ -126,11 +127,11 @@ class FileSearch:
 
     def upload(self, file_id: str) -> tuple[str, bytes]:
         """The name and bytes of an uploaded file; NoSuchUpload if there is none."""
-        found = self.store.get("files", file_id)
+        found = self.store.get(File, file_id)
         if found is None:
             raise NoSuchUpload(file_id)
         content = self.store.state("files", file_id).get("content", "")
-        return str(found.get("filename", "file")), base64.b64decode(content)
+        return found.filename, base64.b64decode(content)
 
     def add_file(
         self,

@@ -1,0 +1,114 @@
+"""Assistants v1's assistant files (`/assistants/{assistant_id}/files`), served under the v1 view
+only (`views.py`); under v2 they answer as any unknown URL.
+
+v1 attached a file to an assistant for both its tools; v2 keeps such files in its
+`tool_resources`. These routes are a view over the same assistant: a file attached here joins
+`tool_resources.code_interpreter.file_ids` (the `file_ids` a v1 assistant shows) and, when the
+assistant has a file search vector store, that store; detaching takes it out of both. An
+`assistant.file`'s `created_at` is the file's upload time (no attach time is kept).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from .bodies import AssistantFileBody, parse_body
+from .engine import RunEngine
+from .errors import APIError, not_found
+from .file_search import FileSearch
+from .file_search.records import VectorStore
+from .objects import page_object
+from .records import Assistant, File
+from .routing import Handler
+from .views import view_of
+
+__all__ = ["assistant_file_routes"]
+
+JSON = dict[str, Any]
+
+
+def _v1_only(request: Request) -> None:
+    if view_of(request.scope) != "v1":
+        raise APIError(404, f"Invalid URL ({request.method} {request.url.path})")
+
+
+def _wire(assistant: Assistant, file: File) -> JSON:
+    return {
+        "id": file.id,
+        "object": "assistant.file",
+        "created_at": file.created_at,
+        "assistant_id": assistant.id,
+    }
+
+
+def _files(engine: RunEngine, assistant: Assistant) -> list[File]:
+    code = assistant.tool_resources.get("code_interpreter") or {}
+    found = [engine.store.get(File, file_id) for file_id in code.get("file_ids", [])]
+    return [file for file in found if file is not None]
+
+
+def _search_store(engine: RunEngine, assistant: Assistant) -> tuple[FileSearch, VectorStore] | None:
+    """The file search service and the assistant's vector store, if it has one."""
+    ids = (assistant.tool_resources.get("file_search") or {}).get("vector_store_ids") or []
+    service = FileSearch.of(engine.store, engine.clock.now)
+    store = service.tables.get_store(ids[0]) if ids else None
+    return None if store is None else (service, store)
+
+
+async def create_assistant_file(request: Request, engine: RunEngine) -> Response:
+    _v1_only(request)
+    body = parse_body(AssistantFileBody, await request.body())
+    assistant = engine.catalog.attach_file(request.path_params["assistant_id"], body.file_id)
+    found = _search_store(engine, assistant)
+    if found is not None:
+        service, store = found
+        service.add_file(store, body.file_id)
+    file = engine.store.get(File, body.file_id)
+    assert file is not None  # attach_file checked it
+    return JSONResponse(_wire(assistant, file))
+
+
+def _attached(request: Request, engine: RunEngine) -> tuple[Assistant, File]:
+    _v1_only(request)
+    assistant = engine.assistant(request.path_params["assistant_id"])
+    file_id = request.path_params["file_id"]
+    for file in _files(engine, assistant):
+        if file.id == file_id:
+            return assistant, file
+    raise not_found("file", file_id)
+
+
+async def list_assistant_files(request: Request, engine: RunEngine) -> Response:
+    _v1_only(request)
+    assistant = engine.assistant(request.path_params["assistant_id"])
+    files = sorted(_files(engine, assistant), key=lambda file: file.created_at, reverse=True)
+    if request.query_params.get("order") == "asc":
+        files.reverse()
+    data = [_wire(assistant, file) for file in files]
+    return JSONResponse(page_object(data, has_more=False))
+
+
+async def retrieve_assistant_file(request: Request, engine: RunEngine) -> Response:
+    return JSONResponse(_wire(*_attached(request, engine)))
+
+
+async def delete_assistant_file(request: Request, engine: RunEngine) -> Response:
+    assistant, file = _attached(request, engine)
+    engine.catalog.attach_file(assistant.id, file.id, attach=False)
+    found = _search_store(engine, assistant)
+    if found is not None and found[0].tables.get_file(found[1].id, file.id) is not None:
+        found[0].delete_file(found[1].id, file.id)
+    return JSONResponse({"id": file.id, "object": "assistant.file.deleted", "deleted": True})
+
+
+def assistant_file_routes() -> list[tuple[str, str, Handler]]:
+    files = "/assistants/{assistant_id}/files"
+    return [
+        ("POST", files, create_assistant_file),
+        ("GET", files, list_assistant_files),
+        ("GET", files + "/{file_id}", retrieve_assistant_file),
+        ("DELETE", files + "/{file_id}", delete_assistant_file),
+    ]
