@@ -134,9 +134,9 @@ class Probe:
         bus = engine.bus
         publish = bus.publish
 
-        def publish_and_note(run_id: str, name: str, obj: dict[str, Any]) -> None:
+        def publish_and_note(run_id: str, name: str, obj: Any) -> None:
             if name == "thread.run.requires_action":
-                self._entered[obj["thread_id"]] = time.perf_counter()
+                self._entered[obj.thread_id] = time.perf_counter()  # a Run record
             publish(run_id, name, obj)
 
         bus.publish = publish_and_note

@@ -1,4 +1,5 @@
-"""What every route shares: the engine handed to each handler (`endpoint`) and list pages (`page`).
+"""What every route shares: the engine handed to each handler (`endpoint`), records rendered
+for the request's view (`respond`), list pages (`page`) and deletions (`delete`).
 
 `endpoint` gives a handler the app's engine, and lets the engine pick up, on first use, the runs
 a previous server left on its database (the in-process ASGI transport runs no lifespan). Errors
