@@ -9,18 +9,25 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runflow import Deadline, ToolRegistry
-from runflow.dispatch import (
+from runflow import (
+    Deadline,
+    ErrorPolicy,
+    RunEvent,
+    ToolCallAbandoned,
+    ToolCallFinished,
+    ToolCallRequest,
+    ToolCallStarted,
+    ToolContext,
+    ToolRegistry,
+)
+from runflow._dispatch import (
     ToolCallRecord,
     ToolFailure,
     ToolPolicyError,
     dispatch_batch,
     truncate_output,
 )
-from runflow.events import RunEvent, ToolCallAbandoned, ToolCallFinished, ToolCallStarted
-from runflow.lifecycle import ToolCallRequest
 from runflow.testing import FakeClock
-from runflow.tools import ErrorPolicy, ToolContext
 
 pytestmark = pytest.mark.anyio
 
