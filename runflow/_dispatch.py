@@ -45,7 +45,6 @@ from runflow.clock import Clock, deadline_scope
 __all__ = [
     "ToolCallRecord",
     "ToolFailure",
-    "ToolPolicyError",
     "dispatch_batch",
     "truncate_output",
 ]

@@ -29,8 +29,8 @@ from anyio import CancelScope
 from openai.types.beta.threads import Run
 
 from runflow._creation import Creation
-from runflow._dispatch import ToolCallRecord, ToolPolicyError, dispatch_batch
-from runflow._errors import ProtocolError, RequestRejectedError, TransientError
+from runflow._dispatch import ToolCallRecord, dispatch_batch
+from runflow._errors import ProtocolError, RequestRejectedError, ToolPolicyError, TransientError
 from runflow._events import (
     RunEnded,
     RunEvent,

@@ -15,18 +15,15 @@ from runflow import (
     RunEvent,
     ToolCallAbandoned,
     ToolCallFinished,
+    ToolCallRecord,
     ToolCallRequest,
     ToolCallStarted,
     ToolContext,
-    ToolRegistry,
-)
-from runflow._dispatch import (
-    ToolCallRecord,
     ToolFailure,
     ToolPolicyError,
-    dispatch_batch,
-    truncate_output,
+    ToolRegistry,
 )
+from runflow._dispatch import dispatch_batch, truncate_output
 from runflow.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
