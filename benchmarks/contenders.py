@@ -179,7 +179,7 @@ class _Tracing:
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-        from runflow.tracing import OpenTelemetryInstrumentation
+        from runflow import OpenTelemetryInstrumentation
 
         self.exporter = _CountingExporter()
         self.tracer_provider = TracerProvider()

@@ -1,12 +1,16 @@
-"""runflow: drive OpenAI / Azure OpenAI Assistants-style tool-calling runs to completion."""
+"""runflow: drive OpenAI / Azure OpenAI Assistants-style tool-calling runs to completion.
 
-from runflow.assistants import sync_assistant
-from runflow.backends import Backend, EventStream, RunReply, ToolOutput
-from runflow.backends.openai import OpenAIBackend
-from runflow.clock import Clock, SystemClock
-from runflow.deadline import Deadline
-from runflow.dispatch import ToolCallRecord, ToolFailure, dispatch_batch
-from runflow.errors import (
+The public surface is this package's `__all__`, plus two modules imported by path:
+`runflow.backends` (the `Backend` protocol and its records, for writing a backend of your own)
+and `runflow.testing` (`FakeClock`, `LocalServer`; `runflow.clock` holds the `Clock` protocol it
+implements). Every module whose name starts with `_` is private: its names may move or change
+without notice; those meant for users are re-exported here, the one place to import them from.
+"""
+
+from runflow._assistants import sync_assistant
+from runflow._deadline import Deadline
+from runflow._dispatch import ToolCallRecord, ToolFailure
+from runflow._errors import (
     ConnectionLostError,
     ProtocolError,
     RateLimitedError,
@@ -31,7 +35,7 @@ from runflow.errors import (
     UnknownToolError,
     UsageError,
 )
-from runflow.events import (
+from runflow._events import (
     EventCallback,
     MessageDelta,
     OutputsSubmitted,
@@ -48,10 +52,10 @@ from runflow.events import (
     ToolCallFinished,
     ToolCallStarted,
 )
-from runflow.handle import RunHandle
-from runflow.instrumentation import Instrumentation, NoInstrumentation, RunInfo, RunObserver
-from runflow.journal import Journal
-from runflow.lifecycle import (
+from runflow._handle import RunHandle
+from runflow._instrumentation import Instrumentation, NoInstrumentation, RunInfo, RunObserver
+from runflow._journal import Journal, JournaledOutput, JournaledRun
+from runflow._lifecycle import (
     Abort,
     Decision,
     Dispatch,
@@ -62,11 +66,14 @@ from runflow.lifecycle import (
     Wait,
     decide,
 )
-from runflow.result import RunResult
-from runflow.retry import RetryPolicy
-from runflow.runner import Runner, ThreadPolicy
-from runflow.tools import ErrorPolicy, Tool, ToolContext, ToolRegistry, tool
-from runflow.tracing import OpenTelemetryInstrumentation
+from runflow._result import RunResult
+from runflow._retry import RetryPolicy
+from runflow._runner import Runner, ThreadPolicy
+from runflow._tools import ErrorPolicy, Tool, ToolContext, ToolOptions, ToolRegistry, tool
+from runflow._tracing import OpenTelemetryInstrumentation
+from runflow.backends import Backend, EventStream, RunAnswer, RunReply, ToolOutput
+from runflow.backends._openai import OpenAIBackend
+from runflow.clock import Clock, SystemClock
 
 __all__ = [
     "Abort",
@@ -82,6 +89,8 @@ __all__ = [
     "Finish",
     "Instrumentation",
     "Journal",
+    "JournaledOutput",
+    "JournaledRun",
     "MessageDelta",
     "NoInstrumentation",
     "OpenAIBackend",
@@ -91,6 +100,7 @@ __all__ = [
     "RateLimitedError",
     "RequestRejectedError",
     "RetryPolicy",
+    "RunAnswer",
     "RunCancelledError",
     "RunCreated",
     "RunEnded",
@@ -133,6 +143,7 @@ __all__ = [
     "ToolContext",
     "ToolDefinitionError",
     "ToolFailure",
+    "ToolOptions",
     "ToolOutput",
     "ToolPolicyError",
     "ToolRegistry",
@@ -141,7 +152,6 @@ __all__ = [
     "UsageError",
     "Wait",
     "decide",
-    "dispatch_batch",
     "sync_assistant",
     "tool",
 ]

@@ -16,11 +16,11 @@ from openai.types.beta.threads import Run
 from openai.types.beta.threads.runs import RunStep
 from opentelemetry.util.types import AttributeValue
 
-from runflow.instrumentation import RunInfo
-from runflow.lifecycle import ToolCallRequest
+from runflow._instrumentation import RunInfo
+from runflow._lifecycle import ToolCallRequest
 
 if TYPE_CHECKING:
-    from runflow.result import RunResult
+    from runflow._result import RunResult
 
 __all__ = [
     "Attributes",

@@ -12,19 +12,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from runflow._runstate import RunState
-from runflow._settings import DriverSettings
-from runflow._sources import Retrying, RunSource, Sources, primed
-from runflow.backends import RunAnswer, RunReply
-from runflow.errors import (
+from runflow._errors import (
     RateLimitedError,
     RequestRejectedError,
     RunNeverCreatedError,
     ThreadBusyError,
     TransientError,
 )
-from runflow.events import RunRequested, RunSink
-from runflow.journal import JournaledRun
+from runflow._events import RunRequested, RunSink
+from runflow._journal import JournaledRun
+from runflow._runstate import RunState
+from runflow._settings import DriverSettings
+from runflow._sources import Retrying, RunSource, Sources, primed
+from runflow.backends import RunAnswer, RunReply
 
 __all__ = ["RUN_KEY_METADATA", "Creation"]
 

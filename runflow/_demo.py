@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO, cast
 
 import anyio
 
-from runflow.events import (
+from runflow._events import (
     MessageDelta,
     OutputsSubmitted,
     RunEvent,
@@ -25,11 +25,11 @@ from runflow.events import (
     ToolCallFinished,
     ToolCallStarted,
 )
-from runflow.instrumentation import Instrumentation
-from runflow.runner import Runner
+from runflow._instrumentation import Instrumentation
+from runflow._runner import Runner
+from runflow._tools import ToolRegistry
+from runflow._tracing import OpenTelemetryInstrumentation, default_instrumentation
 from runflow.testing import inprocess_client
-from runflow.tools import ToolRegistry
-from runflow.tracing import OpenTelemetryInstrumentation, default_instrumentation
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan

@@ -13,7 +13,7 @@ what each observation means (its events, its decision) is `_observation.py`'s.
 
 The loop reports only by emitting `RunEvent`s to the run's sinks (tracing, the journal, the
 caller's): it never names any of them. Every request survives transient failures (see
-`retry.py`); a call id is dispatched at most once per driver.
+`_retry.py`); a call id is dispatched at most once per driver.
 """
 
 from __future__ import annotations
@@ -29,15 +29,9 @@ from anyio import CancelScope
 from openai.types.beta.threads import Run
 
 from runflow._creation import Creation
-from runflow._observation import Observation
-from runflow._runstate import RunState
-from runflow._settings import DriverSettings
-from runflow._sinks import Fanout
-from runflow._sources import Polled, RunSource, Sources, StreamEnded
-from runflow._submission import Submission
-from runflow.dispatch import ToolCallRecord, ToolPolicyError, dispatch_batch
-from runflow.errors import ProtocolError, RequestRejectedError, TransientError
-from runflow.events import (
+from runflow._dispatch import ToolCallRecord, dispatch_batch
+from runflow._errors import ProtocolError, RequestRejectedError, ToolPolicyError, TransientError
+from runflow._events import (
     RunEnded,
     RunEvent,
     RunPolled,
@@ -45,9 +39,9 @@ from runflow.events import (
     StepSeen,
     ToolCallFinished,
 )
-from runflow.instrumentation import RunObserver
-from runflow.journal import JournaledRun, RunLedger
-from runflow.lifecycle import (
+from runflow._instrumentation import RunObserver
+from runflow._journal import JournaledRun, RunLedger
+from runflow._lifecycle import (
     Abort,
     Decision,
     Dispatch,
@@ -55,8 +49,14 @@ from runflow.lifecycle import (
     RunStatus,
     Wait,
 )
-from runflow.result import RunResult, status_of
-from runflow.retry import retrying
+from runflow._observation import Observation
+from runflow._result import RunResult, status_of
+from runflow._retry import retrying
+from runflow._runstate import RunState
+from runflow._settings import DriverSettings
+from runflow._sinks import Fanout
+from runflow._sources import Polled, RunSource, Sources, StreamEnded
+from runflow._submission import Submission
 
 __all__ = ["RunDriver"]
 
@@ -146,7 +146,7 @@ class RunDriver:
         return await self._guarded(lambda: creation.create(assistant_id, options, thread))
 
     async def resume(self, entry: JournaledRun) -> RunResult:
-        """Pick up a run a previous process left unfinished (see `runflow.journal`); the
+        """Pick up a run a previous process left unfinished (see `runflow._journal`); the
         driver is made with the entry's key."""
         self._state.thread_id = entry.thread_id or ""
         creation = self._creation()

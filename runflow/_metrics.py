@@ -1,4 +1,4 @@
-"""The metric instruments of `runflow.tracing`, and what each measurement is recorded with.
+"""The metric instruments of `runflow._tracing`, and what each measurement is recorded with.
 
 GenAI semantic conventions where they have a name (`gen_ai.client.operation.duration`,
 `gen_ai.client.token.usage`, with the spec's bucket boundaries), `runflow.*` otherwise.

@@ -15,13 +15,13 @@ from openai.types.beta import AssistantStreamEvent
 from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 
+from runflow._errors import StreamError
+from runflow._events import MessageDelta, RunCreated, RunSink, StatusChanged, StepSeen
+from runflow._lifecycle import Decision, Dispatch, ToolCallRequest, Wait, decide
+from runflow._result import status_of
 from runflow._runs import snapshot
 from runflow._runstate import RunState
 from runflow._sources import Polled, Seen, StreamEnded
-from runflow.errors import StreamError
-from runflow.events import MessageDelta, RunCreated, RunSink, StatusChanged, StepSeen
-from runflow.lifecycle import Decision, Dispatch, ToolCallRequest, Wait, decide
-from runflow.result import status_of
 
 __all__ = ["Observation"]
 

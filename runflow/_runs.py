@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 from openai.types.beta.threads import Run
 
-from runflow.errors import ProtocolError
-from runflow.lifecycle import RunSnapshot, RunStatus, ToolCallRequest
-from runflow.result import status_of
+from runflow._errors import ProtocolError
+from runflow._lifecycle import RunSnapshot, RunStatus, ToolCallRequest
+from runflow._result import status_of
 
 __all__ = ["snapshot", "still_waiting_for"]
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 from openai.types.beta.threads import Run
 
+from runflow._deadline import Deadline
+from runflow._errors import ProtocolError
+from runflow._lifecycle import RunStatus, check_transition
+from runflow._result import status_of
 from runflow.clock import Clock
-from runflow.deadline import Deadline
-from runflow.errors import ProtocolError
-from runflow.lifecycle import RunStatus, check_transition
-from runflow.result import status_of
 
 __all__ = ["RunState"]
 

@@ -36,7 +36,7 @@ from typing import Any, cast, get_type_hints
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.fields import FieldInfo
 
-from runflow.errors import ToolDefinitionError
+from runflow._errors import ToolDefinitionError
 
 __all__ = ["STRICT_FORMATS", "arguments_model_of", "parameters_schema"]
 

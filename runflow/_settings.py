@@ -7,11 +7,11 @@ from typing import Literal
 
 from anyio import CapacityLimiter
 
+from runflow._journal import Journal
+from runflow._retry import RetryPolicy
+from runflow._tools import ToolRegistry
 from runflow.backends import Backend
 from runflow.clock import Clock
-from runflow.journal import Journal
-from runflow.retry import RetryPolicy
-from runflow.tools import ToolRegistry
 
 __all__ = ["DEFAULT_STREAM_IDLE_TIMEOUT", "DriverSettings", "Mode"]
 

@@ -1,11 +1,11 @@
-"""Delivering one run's events to every sink of it (see `runflow.events`)."""
+"""Delivering one run's events to every sink of it (see `runflow._events`)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
 
-from runflow.events import EventCallback, RunEvent, RunSink
+from runflow._events import EventCallback, RunEvent, RunSink
 
 __all__ = ["CallbackSink", "Fanout"]
 

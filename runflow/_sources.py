@@ -25,19 +25,19 @@ from typing import Protocol, TypeVar
 from openai.types.beta import AssistantStreamEvent
 from openai.types.beta.threads import Run
 
-from runflow._runs import still_waiting_for
-from runflow._runstate import RunState
-from runflow.backends import Backend, RunAnswer, RunReply
-from runflow.clock import deadline_scope
-from runflow.errors import (
+from runflow._errors import (
     ConnectionLostError,
     RequestRejectedError,
     StreamDroppedError,
     StreamError,
     TransientError,
 )
-from runflow.events import RunPolled, RunSink
-from runflow.result import status_of
+from runflow._events import RunPolled, RunSink
+from runflow._result import status_of
+from runflow._runs import still_waiting_for
+from runflow._runstate import RunState
+from runflow.backends import Backend, RunAnswer, RunReply
+from runflow.clock import deadline_scope
 
 __all__ = ["Polled", "RunSource", "Seen", "Sources", "StreamEnded", "primed"]
 

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 
 from anyio import CancelScope
 
+from runflow._deadline import Deadline
+from runflow._dispatch import ToolCallRecord
+from runflow._errors import TransientError
+from runflow._events import OutputsSubmitted, RunSink, SubmissionEnded
 from runflow._runs import still_waiting_for
 from runflow._runstate import RunState
 from runflow._settings import DriverSettings
 from runflow._sources import Retrying, RunSource, Sources, primed
 from runflow.backends import RunAnswer, RunReply, ToolOutput
-from runflow.deadline import Deadline
-from runflow.dispatch import ToolCallRecord
-from runflow.errors import TransientError
-from runflow.events import OutputsSubmitted, RunSink, SubmissionEnded
 
 __all__ = ["Submission"]
 

@@ -50,6 +50,8 @@ the stream of its events."""
 
 
 class Backend(Protocol):
+    """What `Runner(backend)` drives runs through (`OpenAIBackend` for an openai client)."""
+
     provider_name: str
     """`openai` or `azure.ai.openai` (the gen_ai.provider.name of traces)."""
     server_address: str | None

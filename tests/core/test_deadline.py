@@ -1,6 +1,6 @@
 import pytest
 
-from runflow.deadline import Deadline
+from runflow import Deadline
 
 
 def test_deadline_assumes_the_server_clock_is_up_to_a_second_ahead() -> None:

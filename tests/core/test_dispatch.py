@@ -9,18 +9,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runflow import Deadline, ToolRegistry
-from runflow.dispatch import (
+from runflow import (
+    Deadline,
+    ErrorPolicy,
+    RunEvent,
+    ToolCallAbandoned,
+    ToolCallFinished,
     ToolCallRecord,
+    ToolCallRequest,
+    ToolCallStarted,
+    ToolContext,
     ToolFailure,
     ToolPolicyError,
-    dispatch_batch,
-    truncate_output,
+    ToolRegistry,
 )
-from runflow.events import RunEvent, ToolCallAbandoned, ToolCallFinished, ToolCallStarted
-from runflow.lifecycle import ToolCallRequest
+from runflow._dispatch import dispatch_batch, truncate_output
 from runflow.testing import FakeClock
-from runflow.tools import ErrorPolicy, ToolContext
 
 pytestmark = pytest.mark.anyio
 

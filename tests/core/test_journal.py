@@ -17,7 +17,7 @@ from runflow import (
     ToolCallFinished,
     ToolCallRecord,
 )
-from runflow.journal import RunLedger
+from runflow._journal import RunLedger
 
 pytestmark = pytest.mark.anyio
 

@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 
-from runflow.errors import ProtocolError
-from runflow.lifecycle import (
+from runflow import ProtocolError
+from runflow._lifecycle import (
     REACHABLE,
     TERMINAL_STATUSES,
     Abort,

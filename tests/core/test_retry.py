@@ -3,7 +3,7 @@
 import pytest
 
 from runflow import ConnectionLostError, RateLimitedError, RetryPolicy, ServiceUnavailableError
-from runflow.retry import retrying
+from runflow._retry import retrying
 from runflow.testing import FakeClock
 
 pytestmark = pytest.mark.anyio

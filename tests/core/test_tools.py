@@ -16,8 +16,8 @@ from runflow import (
     UsageError,
     tool,
 )
+from runflow._tools import DEFAULT_MAX_OUTPUT_CHARS, ToolContext, serialize_output
 from runflow.testing import FakeClock
-from runflow.tools import DEFAULT_MAX_OUTPUT_CHARS, ToolContext, serialize_output
 
 
 @tool

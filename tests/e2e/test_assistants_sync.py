@@ -4,9 +4,15 @@ from typing import Literal
 
 import pytest
 
-from runflow import RequestRejectedError, Runner, RunStatus, ToolRegistry, UsageError
-from runflow import assistants as assistants_module
-from runflow.assistants import sync_assistant
+from runflow import (
+    RequestRejectedError,
+    Runner,
+    RunStatus,
+    ToolRegistry,
+    UsageError,
+    sync_assistant,
+)
+from runflow import _assistants as assistants_module
 
 from .conftest import ServerFactory
 

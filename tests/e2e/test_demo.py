@@ -2,8 +2,8 @@ import io
 
 import pytest
 
+from runflow._cli import main
 from runflow._demo import run_demo
-from runflow.cli import main
 
 pytestmark = pytest.mark.anyio
 

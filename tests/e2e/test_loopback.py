@@ -35,7 +35,7 @@ def served(tmp_path: Path) -> Iterator[str]:
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(SCENARIO)
     port = free_port()
-    command = [sys.executable, "-m", "runflow.cli", "serve", "--host", "127.0.0.1"]
+    command = [sys.executable, "-m", "runflow", "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--db", str(tmp_path / "runs.db")]
     command += ["--scenario", str(scenario)]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)

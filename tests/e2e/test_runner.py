@@ -11,6 +11,7 @@ from runflow import (
     OutputsSubmitted,
     RunCreated,
     RunEnded,
+    RunEvent,
     RunExpiredError,
     Runner,
     RunPolled,
@@ -22,7 +23,6 @@ from runflow import (
     ToolCallFinished,
     ToolRegistry,
 )
-from runflow.events import RunEvent
 from runflow.testing import FakeClock
 from tests.tools import hanging_tool, weather_tools
 

@@ -49,11 +49,19 @@ from typing import Any
 import anyio
 from openai import AsyncOpenAI
 
-from runflow import Journal, OpenAIBackend, Runner, RunResult, ToolContext, ToolRegistry
+from runflow import (
+    Journal,
+    OpenAIBackend,
+    RetryPolicy,
+    RunEvent,
+    Runner,
+    RunResult,
+    ToolCallRecord,
+    ToolCallStarted,
+    ToolContext,
+    ToolRegistry,
+)
 from runflow.backends import RunAnswer, ToolOutput
-from runflow.dispatch import ToolCallRecord
-from runflow.events import RunEvent, ToolCallStarted
-from runflow.retry import RetryPolicy
 
 KILL_POINTS = ("after-create", "before-dispatch", "in-handler", "before-submit", "during-submit")
 RETRY = RetryPolicy(max_attempts=30, initial_backoff=0.05, max_backoff=1.0, budget=30)

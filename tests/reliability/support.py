@@ -21,18 +21,19 @@ from typing import Any
 from openai.types.beta.threads import Run
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from runflow.dispatch import ToolCallRecord
-from runflow.events import (
+from runflow import (
     RunEnded,
     RunEvent,
+    RunInfo,
+    RunObserver,
+    RunResult,
     StatusChanged,
     ToolCallAbandoned,
     ToolCallFinished,
+    ToolCallRecord,
+    ToolCallRequest,
     ToolCallStarted,
 )
-from runflow.instrumentation import RunInfo, RunObserver
-from runflow.lifecycle import ToolCallRequest
-from runflow.result import RunResult
 
 SOAK = os.environ.get("RUNFLOW_SOAK", "").strip() not in ("", "0")
 RESULTS = Path(__file__).parent / "results"

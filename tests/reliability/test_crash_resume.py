@@ -43,8 +43,7 @@ import pytest
 from anyio.streams.text import TextReceiveStream
 from openai import AsyncOpenAI
 
-from runflow import Runner, RunResult, RunStatus, ToolContext, ToolRegistry
-from runflow.retry import RetryPolicy
+from runflow import RetryPolicy, Runner, RunResult, RunStatus, ToolContext, ToolRegistry
 
 from .crash_worker import KILL_POINTS
 from .support import counted, report, size

@@ -30,8 +30,7 @@ import pytest
 from openai import AsyncOpenAI
 from starlette.applications import Starlette
 
-from runflow import Runner, RunResult, RunStatus, ToolRegistry
-from runflow.retry import RetryPolicy
+from runflow import RetryPolicy, Runner, RunResult, RunStatus, ToolRegistry
 from runflow.testing import FakeClock
 from runflow_server import FaultConfig, FaultRule, Scenario, create_app
 from tests.server.support import serve_in_thread

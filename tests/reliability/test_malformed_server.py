@@ -21,8 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from runflow import RunflowError, Runner, RunResult, ToolRegistry
-from runflow.retry import RetryPolicy
+from runflow import RetryPolicy, RunflowError, Runner, RunResult, ToolRegistry
 
 from .support import report
 

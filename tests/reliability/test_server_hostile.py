@@ -31,9 +31,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
-from runflow import Runner, ToolRegistry
+from runflow import OpenTelemetryInstrumentation, Runner, ToolRegistry
 from runflow.testing import inprocess_client
-from runflow.tracing import OpenTelemetryInstrumentation
 from runflow_server import Scenario, create_app
 
 from .support import report, size

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runflow.cli import main
+from runflow._cli import main
 from runflow_temporal.cli import load_registry
 
 

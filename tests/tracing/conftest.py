@@ -17,8 +17,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from runflow import OpenTelemetryInstrumentation
 from runflow.testing import FakeClock, LocalServer
-from runflow.tracing import OpenTelemetryInstrumentation
 
 
 class Telemetry:

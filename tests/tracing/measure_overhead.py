@@ -37,9 +37,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from runflow import RunEvent, Runner, ToolRegistry
-from runflow.instrumentation import Instrumentation, NoInstrumentation, RunInfo
-from runflow.tracing import OpenTelemetryInstrumentation, default_instrumentation
+from runflow import Instrumentation, NoInstrumentation, RunEvent, RunInfo, Runner, ToolRegistry
+from runflow._tracing import OpenTelemetryInstrumentation, default_instrumentation
 
 
 class DropSpans(SpanExporter):

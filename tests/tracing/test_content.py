@@ -10,7 +10,7 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 
 from runflow import Runner, ToolRegistry
-from runflow.tracing import CAPTURE_CONTENT_ENV
+from runflow._tracing import CAPTURE_CONTENT_ENV
 
 from .conftest import ServerFactory, Telemetry
 

@@ -13,7 +13,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from runflow._demo import run_demo
-from runflow.tracing import OpenTelemetryInstrumentation, default_instrumentation
+from runflow._tracing import OpenTelemetryInstrumentation, default_instrumentation
 
 pytestmark = pytest.mark.anyio
 

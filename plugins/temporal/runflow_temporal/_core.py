@@ -1,7 +1,10 @@
 """Every name runflow-temporal takes from the core, in one place.
 
-All are public (`runflow`) but the metadata key runs are tagged with, taken from its module here
-and nowhere else, so a change of the core's layout is a change of this file only.
+All are public (`runflow`) but two, taken from the core's private modules here and nowhere else:
+`RUN_KEY_METADATA` (the metadata key runs are tagged with) and `dispatch_batch` (a batch of tool
+calls run under a deadline, what the tool activity does). Private modules are free to change;
+the plugin lives in the same repository and is released with the core, so a change of the
+core's layout is a change of this file only.
 """
 
 from __future__ import annotations
@@ -37,9 +40,9 @@ from runflow import (
     TransientError,
     Wait,
     decide,
-    dispatch_batch,
 )
 from runflow._creation import RUN_KEY_METADATA
+from runflow._dispatch import dispatch_batch
 
 __all__ = [
     "RUN_KEY_METADATA",

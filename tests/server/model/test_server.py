@@ -17,9 +17,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.applications import Starlette
 
-from runflow import MessageDelta, Runner, ToolRegistry, sync_assistant
+from runflow import MessageDelta, OpenTelemetryInstrumentation, Runner, ToolRegistry, sync_assistant
 from runflow.testing import FakeClock, inprocess_client
-from runflow.tracing import OpenTelemetryInstrumentation
 from runflow_server import create_app
 from runflow_server.brains import BuiltinCall, BuiltinContext, BuiltinOutcome, BuiltinTool, Citation
 from runflow_server.model import ModelBrain, ModelConfig, RetryPolicy

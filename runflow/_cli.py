@@ -64,7 +64,3 @@ def _missing_plugin(command: str) -> int:
         file=sys.stderr,
     )
     return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -21,8 +21,7 @@ from openai.types.beta import AssistantStreamEvent
 from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 
-from runflow.backends import EventStream, RunAnswer, RunReply, ToolOutput
-from runflow.errors import (
+from runflow._errors import (
     ConnectionLostError,
     ProtocolError,
     RateLimitedError,
@@ -32,6 +31,7 @@ from runflow.errors import (
     StreamError,
     ThreadBusyError,
 )
+from runflow.backends import EventStream, RunAnswer, RunReply, ToolOutput
 
 __all__ = ["OpenAIBackend"]
 

@@ -36,8 +36,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from runflow.dispatch import ToolCallRecord
-    from runflow.tools import ErrorPolicy
+    from runflow._dispatch import ToolCallRecord
+    from runflow._tools import ErrorPolicy
 
 __all__ = [
     "ConnectionLostError",

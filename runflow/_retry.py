@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from runflow._errors import RateLimitedError, TransientError
 from runflow.clock import Clock
-from runflow.errors import RateLimitedError, TransientError
 
 __all__ = ["RetryPolicy", "retrying"]
 

@@ -28,28 +28,28 @@ from anyio import CapacityLimiter
 from anyio.abc import TaskGroup
 from openai import AsyncOpenAI
 
+from runflow._deadline import DEFAULT_SAFETY_MARGIN
 from runflow._driver import RunDriver
-from runflow._settings import DEFAULT_STREAM_IDLE_TIMEOUT, DriverSettings, Mode
-from runflow._sinks import CallbackSink
-from runflow.backends import Backend
-from runflow.backends.openai import OpenAIBackend
-from runflow.clock import Clock, SystemClock
-from runflow.deadline import DEFAULT_SAFETY_MARGIN
-from runflow.errors import (
+from runflow._errors import (
     RequestRejectedError,
     RunflowError,
     RunNeverCreatedError,
     ThreadBusyError,
     UsageError,
 )
-from runflow.events import EventCallback, RunSink
-from runflow.handle import RunHandle
-from runflow.instrumentation import Instrumentation, RunInfo, RunObserver
-from runflow.journal import Journal, JournaledRun
-from runflow.result import RunResult, status_of
-from runflow.retry import RetryPolicy, retrying
-from runflow.tools import Tool, ToolRegistry
-from runflow.tracing import default_instrumentation
+from runflow._events import EventCallback, RunSink
+from runflow._handle import RunHandle
+from runflow._instrumentation import Instrumentation, RunInfo, RunObserver
+from runflow._journal import Journal, JournaledRun
+from runflow._result import RunResult, status_of
+from runflow._retry import RetryPolicy, retrying
+from runflow._settings import DEFAULT_STREAM_IDLE_TIMEOUT, DriverSettings, Mode
+from runflow._sinks import CallbackSink
+from runflow._tools import Tool, ToolRegistry
+from runflow._tracing import default_instrumentation
+from runflow.backends import Backend
+from runflow.backends._openai import OpenAIBackend
+from runflow.clock import Clock, SystemClock
 
 __all__ = ["Runner", "ThreadPolicy"]
 

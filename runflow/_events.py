@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from openai.types.beta.threads import Run
 from openai.types.beta.threads.runs import RunStep
 
-from runflow.lifecycle import RunStatus, ToolCallRequest
+from runflow._lifecycle import RunStatus, ToolCallRequest
 
 if TYPE_CHECKING:
-    from runflow.dispatch import ToolCallRecord
-    from runflow.result import RunResult
+    from runflow._dispatch import ToolCallRecord
+    from runflow._result import RunResult
 
 __all__ = [
     "EventCallback",
@@ -63,7 +63,7 @@ class RunRequested:
     """The run is about to be created (before the create request), tagged with `key`."""
 
     key: str
-    """The client key the run carries in its metadata (see `runflow.journal`)."""
+    """The client key the run carries in its metadata (see `runflow._journal`)."""
     assistant_id: str
     thread_id: str | None
     """None when the run creates its own thread."""
@@ -115,6 +115,8 @@ class RunPolled:
 
 @dataclass(frozen=True, slots=True)
 class ToolCallStarted:
+    """A handler starts, in the task that runs it (a sink may make something current there)."""
+
     run_id: str
     call: ToolCallRequest
     at: float
@@ -198,6 +200,7 @@ RunEvent = (
     | MessageDelta
     | RunEnded
 )
+"""Every event a run emits, in the order the module docstring lists them."""
 EventCallback = Callable[[RunEvent], None]
 """An `on_event` callback; one that raises is logged, it never breaks the run."""
 

@@ -2,7 +2,7 @@
 
 `OpenTelemetryInstrumentation` implements the Runner's `Instrumentation` hooks: the run span
 is the context around the run, and everything inside it is written from the run's events
-(`runflow.events`). Each run gives one trace (or one subtree of the caller's)::
+(`runflow._events`). Each run gives one trace (or one subtree of the caller's)::
 
     invoke_agent {assistant}       CLIENT    the run; each status change is an event on it
     ├── run_step tool_calls        INTERNAL  one per API run step, back-dated from the step
@@ -49,9 +49,8 @@ from runflow._attributes import (
     step_attributes,
     tool_attributes,
 )
-from runflow._metrics import RunMetrics
-from runflow.dispatch import ToolCallRecord
-from runflow.events import (
+from runflow._dispatch import ToolCallRecord
+from runflow._events import (
     OutputsSubmitted,
     RunCreated,
     RunEnded,
@@ -64,9 +63,10 @@ from runflow.events import (
     ToolCallFinished,
     ToolCallStarted,
 )
-from runflow.instrumentation import Instrumentation, RunInfo, RunObserver
-from runflow.lifecycle import RunStatus, ToolCallRequest
-from runflow.result import UNHAPPY_ENDS, RunResult, end_detail
+from runflow._instrumentation import Instrumentation, RunInfo, RunObserver
+from runflow._lifecycle import RunStatus, ToolCallRequest
+from runflow._metrics import RunMetrics
+from runflow._result import UNHAPPY_ENDS, RunResult, end_detail
 
 __all__ = ["CAPTURE_CONTENT_ENV", "OpenTelemetryInstrumentation", "default_instrumentation"]
 

@@ -48,9 +48,9 @@ from openai.types.shared_params import FunctionDefinition
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from runflow._docstrings import parse_google_docstring
+from runflow._errors import ToolArgumentsError, ToolDefinitionError, UnknownToolError, UsageError
 from runflow._schema import arguments_model_of, parameters_schema
 from runflow.clock import Clock, SystemClock
-from runflow.errors import ToolArgumentsError, ToolDefinitionError, UnknownToolError, UsageError
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT_CHARS",

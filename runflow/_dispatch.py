@@ -19,7 +19,7 @@ the model) and its tool's `on_error` policy is `fail` or `cancel`, the batch sti
 then `dispatch_batch` raises `ToolPolicyError` with every record: the caller decides what
 happens to the run.
 
-Each call is reported to the run's sink (`runflow.events`), from the task that runs it:
+Each call is reported to the run's sink (`runflow._events`), from the task that runs it:
 `ToolCallStarted`, then `ToolCallFinished` (awaited: the journal has the output before the
 batch returns) or `ToolCallAbandoned` if the call is cancelled.
 """
@@ -35,17 +35,16 @@ from typing import Any
 import anyio
 from anyio import CancelScope, CapacityLimiter
 
+from runflow._deadline import Deadline
+from runflow._errors import ToolCallError, ToolPolicyError
+from runflow._events import RunSink, ToolCallAbandoned, ToolCallFinished, ToolCallStarted
+from runflow._lifecycle import ToolCallRequest
+from runflow._tools import ErrorPolicy, Tool, ToolContext, ToolRegistry, serialize_output
 from runflow.clock import Clock, deadline_scope
-from runflow.deadline import Deadline
-from runflow.errors import ToolCallError, ToolPolicyError
-from runflow.events import RunSink, ToolCallAbandoned, ToolCallFinished, ToolCallStarted
-from runflow.lifecycle import ToolCallRequest
-from runflow.tools import ErrorPolicy, Tool, ToolContext, ToolRegistry, serialize_output
 
 __all__ = [
     "ToolCallRecord",
     "ToolFailure",
-    "ToolPolicyError",
     "dispatch_batch",
     "truncate_output",
 ]

@@ -20,9 +20,9 @@ from typing import Any, cast
 from openai import AsyncOpenAI, omit
 from openai.types.beta import Assistant, AssistantToolParam
 
-from runflow.backends.openai import _translated
-from runflow.errors import UsageError
-from runflow.tools import ToolRegistry
+from runflow._errors import UsageError
+from runflow._tools import ToolRegistry
+from runflow.backends._openai import _translated
 
 __all__ = ["sync_assistant"]
 

@@ -28,7 +28,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from runflow.errors import ProtocolError
+from runflow._errors import ProtocolError
 
 __all__ = [
     "Abort",
@@ -157,6 +157,7 @@ class Abort:
 
 
 Decision = Wait | Dispatch | Finish | Abort
+"""What `decide()` answers for one snapshot."""
 
 
 def decide(snapshot: RunSnapshot) -> Decision:

@@ -8,9 +8,9 @@ import anyio
 from anyio import CancelScope
 from anyio.abc import TaskGroup
 
-from runflow.errors import RunCancelledError
-from runflow.events import RunCreated, RunEnded, RunEvent, RunSink
-from runflow.result import RunResult
+from runflow._errors import RunCancelledError
+from runflow._events import RunCreated, RunEnded, RunEvent, RunSink
+from runflow._result import RunResult
 
 __all__ = ["RunHandle"]
 

@@ -2,12 +2,12 @@
 
 Tracing wraps the loop instead of being sprinkled through it: the Runner enters one
 `Instrumentation.run()` context per run, around everything it does for that run, and the
-`RunObserver` it gives is one more sink of the run's events (`runflow.events`). The loop never
+`RunObserver` it gives is one more sink of the run's events (`runflow._events`). The loop never
 names tracing: a tool call's span is opened on `ToolCallStarted` (emitted in the task that
 runs the handler, so spans the handler makes nest under it) and closed on `ToolCallFinished`
 or `ToolCallAbandoned`; a submission's span lasts from `OutputsSubmitted` to `SubmissionEnded`.
 
-`runflow.tracing.OpenTelemetryInstrumentation` is the implementation runflow ships;
+`runflow.OpenTelemetryInstrumentation` is the implementation runflow ships;
 `NoInstrumentation` does nothing.
 """
 
@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from runflow.events import RunEvent, RunSink
+from runflow._events import RunEvent, RunSink
 
 __all__ = ["Instrumentation", "NoInstrumentation", "RunInfo", "RunObserver"]
 
@@ -49,6 +49,8 @@ class RunObserver(RunSink, Protocol):
 
 
 class Instrumentation(Protocol):
+    """What `Runner(instrumentation=...)` takes: one `RunObserver` per run, entered around it."""
+
     def run(self, info: RunInfo) -> AbstractContextManager[RunObserver]:
         """Entered around everything runflow does for one run; an exception leaving it is
         the reason the run was abandoned."""

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from openai.types.beta.threads import Message, Run
 
-from runflow.dispatch import ToolCallRecord
-from runflow.errors import (
+from runflow._dispatch import ToolCallRecord
+from runflow._errors import (
     ProtocolError,
     RunCancelledError,
     RunError,
@@ -16,7 +16,7 @@ from runflow.errors import (
     RunFailedError,
     RunIncompleteError,
 )
-from runflow.lifecycle import RunStatus
+from runflow._lifecycle import RunStatus
 
 __all__ = ["UNHAPPY_ENDS", "RunResult", "end_detail", "status_of"]
 

@@ -36,9 +36,9 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
-from runflow.dispatch import ToolCallRecord, ToolFailure
-from runflow.errors import RequestRejectedError
-from runflow.events import RunCreated, RunEnded, RunEvent, RunRequested, ToolCallFinished
+from runflow._dispatch import ToolCallRecord, ToolFailure
+from runflow._errors import RequestRejectedError
+from runflow._events import RunCreated, RunEnded, RunEvent, RunRequested, ToolCallFinished
 
 __all__ = ["Journal", "JournaledOutput", "JournaledRun", "RunLedger"]
 
@@ -83,6 +83,9 @@ class JournaledRun:
 
 @dataclass(frozen=True, slots=True)
 class JournaledOutput:
+    """A tool call's output the journal holds, submitted on resume instead of running the
+    handler again."""
+
     call_id: str
     name: str
     arguments: str
