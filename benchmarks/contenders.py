@@ -199,7 +199,7 @@ def _tracing_check() -> str | None:
     try:
         _tracing()
     except ImportError:
-        return "runflow.tracing.OpenTelemetryInstrumentation does not exist yet"
+        return "runflow.OpenTelemetryInstrumentation does not exist yet"
     except TypeError as exc:
         return f"OpenTelemetryInstrumentation(tracer_provider=, meter_provider=): {exc}"
     return None

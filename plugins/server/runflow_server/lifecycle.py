@@ -14,7 +14,7 @@ No I/O but one log record per transition (`runflow_server.lifecycle`, with `run_
 and `target` as extra fields). The engine calls `advance()` for every change, so an illegal
 transition is a bug that names itself instead of a silently corrupted run.
 
-`RunStatus` mirrors the core's `runflow.lifecycle.RunStatus` on purpose, not by accident: the
+`RunStatus` mirrors the core's `runflow.RunStatus` on purpose, not by accident: the
 server installs without the runflow core (its `pyproject.toml` does not depend on it) and the
 core must not depend on the server, so sharing one definition would take a third distribution
 for nine strings whose spelling the Assistants API fixes anyway. The server's enum adds only
