@@ -3,7 +3,7 @@ so each keeps its own; see `runflow_server/lifecycle.py`): the two must not drif
 
 from __future__ import annotations
 
-from runflow import lifecycle as core_lifecycle
+from runflow import RunStatus as CoreRunStatus
 from runflow.clock import SystemClock as CoreSystemClock
 from runflow.testing import FakeClock
 from runflow_server import clock as server_clock
@@ -12,7 +12,7 @@ from runflow_server import lifecycle as server_lifecycle
 
 def test_the_run_statuses_are_the_same() -> None:
     server = {status.name: status.value for status in server_lifecycle.RunStatus}
-    core = {status.name: status.value for status in core_lifecycle.RunStatus}
+    core = {status.name: status.value for status in CoreRunStatus}
     assert server == core
 
 
