@@ -33,15 +33,19 @@ def inprocess_client(app: Any, *, api_key: str = "local", max_retries: int = 0) 
 
 class LocalServer:
     """The run server (`runflow-server`) in this process, a real `openai` client bound to it,
-    and the log of the requests that client made (`"POST /v1/threads/.../runs"`).
+    a raw `httpx2` client for requests the SDK cannot make, and the log of the requests both
+    made (`"POST /v1/threads/.../runs"`).
 
     `steps` are the scripted brain's steps (see `runflow_server.Scenario`); every other
-    keyword goes to `runflow_server.create_app` as it is (`clock=`, `run_expiry_seconds=`...)::
+    keyword goes to `runflow_server.create_app` as it is (`clock=`, `scenario=`,
+    `run_expiry_seconds=`...). `api_key` is the server's key, which the `openai` client sends
+    (or `client_key` instead, to be refused); `http` sends none unless given headers::
 
         server = LocalServer([{"tool_calls": [{"name": "add", "arguments": {"a": 1}}]},
                               {"message": "done"}], clock=FakeClock())
         assistant_id, thread_id = await server.assistant_and_thread()
         ...
+        server.assert_consumed()   # every thread that played the steps played them all
         await server.aclose()
     """
 
@@ -49,7 +53,8 @@ class LocalServer:
         self,
         steps: list[dict[str, Any]] | None = None,
         *,
-        api_key: str = "test",
+        api_key: str | None = None,
+        client_key: str | None = None,
         origin: str = "http://runflow.test",
         **app_options: Any,
     ) -> None:
@@ -61,19 +66,22 @@ class LocalServer:
             ) from exc
         if steps is not None:
             app_options["scenario"] = Scenario.model_validate({"name": "test", "steps": steps})
-        self.app = create_app(**app_options)
+        self.app = create_app(api_key=api_key, **app_options)
         self.requests: list[str] = []
 
         async def record(request: httpx2.Request) -> None:
             self.requests.append(f"{request.method} {request.url.path}")
 
-        http_client = httpx2.AsyncClient(
+        self.http = httpx2.AsyncClient(
             transport=httpx2.ASGITransport(app=self.app),
             base_url=origin,
             event_hooks={"request": [record]},
         )
         self.client = AsyncOpenAI(
-            base_url=f"{origin}/v1", api_key=api_key, http_client=http_client, max_retries=0
+            base_url=f"{origin}/v1",
+            api_key=client_key or api_key or "test",
+            http_client=self.http,
+            max_retries=0,
         )
 
     async def assistant_and_thread(self, question: str = "hi") -> tuple[str, str]:
@@ -85,8 +93,17 @@ class LocalServer:
         self.requests.clear()
         return assistant.id, thread.id
 
+    async def settle(self) -> None:
+        """Wait until no run is being driven (each rests in requires_action or has ended)."""
+        await self.app.state.engine.wait_until_settled()
+
+    def assert_consumed(self) -> None:
+        """Raise AssertionError naming, per scenario and thread, the scripted steps a thread
+        that played them left unplayed (a run that ended early, a test that stopped short)."""
+        self.app.state.engine.brains.assert_consumed()
+
     async def aclose(self) -> None:
-        """Close the client and stop the server's engine."""
+        """Close the clients and stop the server's engine."""
         await self.client.close()
         await self.app.state.engine.aclose()
 

@@ -7,8 +7,7 @@ import pytest
 from runflow import RequestRejectedError, Runner, RunStatus, ToolRegistry, UsageError
 from runflow import assistants as assistants_module
 from runflow.assistants import sync_assistant
-
-from .conftest import ServerFactory
+from tests.conftest import ServerFactory
 
 pytestmark = pytest.mark.anyio
 

@@ -16,9 +16,8 @@ from runflow import (
 )
 from runflow.events import RunEvent
 from runflow.testing import FakeClock
+from tests.conftest import ServerFactory
 from tests.tools import hanging_tool, weather_tools
-
-from .conftest import ServerFactory
 
 pytestmark = pytest.mark.anyio
 
