@@ -103,9 +103,11 @@ class LocalServer:
         self.app.state.engine.brains.assert_consumed()
 
     async def aclose(self) -> None:
-        """Close the clients and stop the server's engine."""
+        """Close the clients, stop the server's engine and its file ingestions (what the app's
+        lifespan shutdown does, but the store stays open for the test to read)."""
         await self.client.close()
         await self.app.state.engine.aclose()
+        await self.app.state.file_search.aclose()
 
     async def __aenter__(self) -> LocalServer:
         return self

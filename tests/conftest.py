@@ -47,8 +47,10 @@ def check_consumed(request: pytest.FixtureRequest, servers: list[LocalServer]) -
             server.assert_consumed()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def anyio_backend() -> str:
+    """Every async test and fixture runs on asyncio (session-wide, so fixtures of any scope can
+    be async)."""
     return "asyncio"
 
 

@@ -363,6 +363,12 @@ class ScriptedBrain:
             )
 
 
+def _listed(steps: list[str], most: int = 3) -> str:
+    """`2 (message), 3 (tool_calls)`; past `most` steps, `... and 97 more`."""
+    shown = ", ".join(steps[:most])
+    return shown if len(steps) <= most else f"{shown} and {len(steps) - most} more"
+
+
 def _render(template: str, turn: Turn) -> str:
     values: Mapping[str, str] = _placeholder_values(turn)
     parts = []
@@ -460,7 +466,7 @@ class BrainChooser:
         for brain in self._scripted():
             total = len(brain.scenario.steps)
             short = [
-                f"{thread} played {total - len(left)}, left {', '.join(left)}"
+                f"{thread} played {total - len(left)}, left {_listed(left)}"
                 for thread, left in brain.unplayed().items()
             ]
             if short:
