@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import heapq
+import inspect
 import itertools
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -16,7 +19,7 @@ from openai import AsyncOpenAI
 __all__ = ["FakeClock", "LocalServer", "inprocess_client"]
 
 _INPROCESS_ORIGIN = "http://runflow.local"
-_LIMIT_QUIET_SECONDS = 0.05
+_THREAD_POLL_SECONDS = 0.001
 
 
 def inprocess_client(app: Any, *, api_key: str = "local", max_retries: int = 0) -> AsyncOpenAI:
@@ -33,15 +36,19 @@ def inprocess_client(app: Any, *, api_key: str = "local", max_retries: int = 0) 
 
 class LocalServer:
     """The run server (`runflow-server`) in this process, a real `openai` client bound to it,
-    and the log of the requests that client made (`"POST /v1/threads/.../runs"`).
+    a raw `httpx2` client for requests the SDK cannot make, and the log of the requests both
+    made (`"POST /v1/threads/.../runs"`).
 
     `steps` are the scripted brain's steps (see `runflow_server.Scenario`); every other
-    keyword goes to `runflow_server.create_app` as it is (`clock=`, `run_expiry_seconds=`...)::
+    keyword goes to `runflow_server.create_app` as it is (`clock=`, `scenario=`,
+    `run_expiry_seconds=`...). `api_key` is the server's key, which the `openai` client sends
+    (or `client_key` instead, to be refused); `http` sends none unless given headers::
 
         server = LocalServer([{"tool_calls": [{"name": "add", "arguments": {"a": 1}}]},
                               {"message": "done"}], clock=FakeClock())
         assistant_id, thread_id = await server.assistant_and_thread()
         ...
+        server.assert_consumed()   # every thread that played the steps played them all
         await server.aclose()
     """
 
@@ -49,7 +56,8 @@ class LocalServer:
         self,
         steps: list[dict[str, Any]] | None = None,
         *,
-        api_key: str = "test",
+        api_key: str | None = None,
+        client_key: str | None = None,
         origin: str = "http://runflow.test",
         **app_options: Any,
     ) -> None:
@@ -61,19 +69,22 @@ class LocalServer:
             ) from exc
         if steps is not None:
             app_options["scenario"] = Scenario.model_validate({"name": "test", "steps": steps})
-        self.app = create_app(**app_options)
+        self.app = create_app(api_key=api_key, **app_options)
         self.requests: list[str] = []
 
         async def record(request: httpx2.Request) -> None:
             self.requests.append(f"{request.method} {request.url.path}")
 
-        http_client = httpx2.AsyncClient(
+        self.http = httpx2.AsyncClient(
             transport=httpx2.ASGITransport(app=self.app),
             base_url=origin,
             event_hooks={"request": [record]},
         )
         self.client = AsyncOpenAI(
-            base_url=f"{origin}/v1", api_key=api_key, http_client=http_client, max_retries=0
+            base_url=f"{origin}/v1",
+            api_key=client_key or api_key or "test",
+            http_client=self.http,
+            max_retries=0,
         )
 
     async def assistant_and_thread(self, question: str = "hi") -> tuple[str, str]:
@@ -85,10 +96,21 @@ class LocalServer:
         self.requests.clear()
         return assistant.id, thread.id
 
+    async def settle(self) -> None:
+        """Wait until no run is being driven (each rests in requires_action or has ended)."""
+        await self.app.state.engine.wait_until_settled()
+
+    def assert_consumed(self) -> None:
+        """Raise AssertionError naming, per scenario and thread, the scripted steps a thread
+        that played them left unplayed (a run that ended early, a test that stopped short)."""
+        self.app.state.engine.brains.assert_consumed()
+
     async def aclose(self) -> None:
-        """Close the client and stop the server's engine."""
+        """Close the clients, stop the server's engine and its file ingestions (what the app's
+        lifespan shutdown does, but the store stays open for the test to read)."""
         await self.client.close()
         await self.app.state.engine.aclose()
+        await self.app.state.file_search.aclose()
 
     async def __aenter__(self) -> LocalServer:
         return self
@@ -112,8 +134,6 @@ class FakeClock:
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self._now = float(start)
         self._sleepers: list[tuple[float, int, Callable[[], None]]] = []
-        self._scopes: set[int] = set()
-        """The entries of `_sleepers` that are cancel scopes (time limits), by order number."""
         self._order = itertools.count()
         self._sleepers_changed = anyio.Event()
 
@@ -136,22 +156,17 @@ class FakeClock:
         scope = anyio.CancelScope()
         if deadline <= self._now:
             scope.cancel()
-        with self._waiting(deadline, scope.cancel, limit=True), scope:
+        with self._waiting(deadline, scope.cancel), scope:
             yield scope
 
     @contextmanager
-    def _waiting(
-        self, deadline: float, wake: Callable[[], None], *, limit: bool = False
-    ) -> Iterator[None]:
+    def _waiting(self, deadline: float, wake: Callable[[], None]) -> Iterator[None]:
         entry = (deadline, next(self._order), wake)
         heapq.heappush(self._sleepers, entry)
-        if limit:
-            self._scopes.add(entry[1])
         self._notify()
         try:
             yield
         finally:
-            self._scopes.discard(entry[1])
             if entry in self._sleepers:
                 self._sleepers.remove(entry)
                 heapq.heapify(self._sleepers)
@@ -184,24 +199,18 @@ class FakeClock:
 
     @asynccontextmanager
     async def autojump(self) -> AsyncIterator[list[float]]:
-        """While inside: whenever every task waits and one sleeps on this clock, jump the time
-        to the earliest deadline (like trio's MockClock autojump). Yields the list of jumps
-        made, in seconds, so a test can check how long the code under test chose to wait."""
+        """While inside: whenever nothing else can run (see `_wait_until_idle`) and a task
+        sleeps on this clock, jump the time to the earliest deadline, as trio's
+        `MockClock(autojump_threshold=0)` does. Yields the list of jumps made, in seconds,
+        so a test can check how long the code under test chose to wait.
+
+        asyncio only. Only in-process work is seen: a task waiting on a real socket looks idle."""
         jumps: list[float] = []
 
         async def jump_when_idle() -> None:
             while True:
                 await self.wait_for_sleepers(1)
-                # Idle twice in a row: a cancellation in flight (a sleeper about to be removed)
-                # is delivered in between, and then is no reason to jump.
-                await anyio.wait_all_tasks_blocked()
-                await checkpoint()
-                await anyio.wait_all_tasks_blocked()
-                if self._sleepers and self._sleepers[0][1] in self._scopes:
-                    # A time limit (on a request in flight, say) is reached only when nothing
-                    # moves for a while: in-process I/O can look idle for an instant.
-                    await anyio.sleep(_LIMIT_QUIET_SECONDS)
-                    await anyio.wait_all_tasks_blocked()
+                await _wait_until_idle()
                 deadline = self.next_deadline
                 if deadline is not None and deadline > self._now:
                     jumps.append(deadline - self._now)
@@ -224,3 +233,49 @@ class FakeClock:
     def _notify(self) -> None:
         self._sleepers_changed.set()
         self._sleepers_changed = anyio.Event()
+
+
+async def _wait_until_idle() -> None:
+    """Return once nothing but the caller can run: every other task waits on something that
+    is not done yet (anyio's `wait_all_tasks_blocked`), no callback waits in the event loop's
+    queue, and no task waits for a worker thread.
+
+    The last two are what asyncio's notion of "blocked" misses. A callback in the queue (a
+    cancellation being delivered, a result a thread just handed back) wakes a task once it runs;
+    a worker thread (`anyio.to_thread`, `asyncio.to_thread`: the openai client computes its
+    platform headers in one on its first request) finishes whenever the OS schedules it, so
+    while one works for a task this polls every millisecond, and the jump never depends on
+    how long it took. A thread nobody waits for any more (abandoned on cancel) is not waited for.
+    An event loop without asyncio's `_ready` queue (uvloop) gets the first check only.
+    """
+    loop = asyncio.get_running_loop()
+    while True:
+        await anyio.wait_all_tasks_blocked()
+        if getattr(loop, "_ready", None):  # asyncio's queue of callbacks due now
+            await checkpoint()
+        elif any(_waits_for_a_thread(task) for task in asyncio.all_tasks()):
+            await anyio.sleep(_THREAD_POLL_SECONDS)
+        else:
+            return
+
+
+_THREAD_WAITS = {
+    ("anyio._backends._asyncio", "run_sync_in_worker_thread"),  # anyio.to_thread.run_sync
+    ("asyncio.threads", "to_thread"),
+}
+
+
+def _waits_for_a_thread(task: asyncio.Task[Any]) -> bool:
+    """Whether the innermost coroutine `task` awaits is one that waits for a worker thread."""
+    awaited: Any = task.get_coro()
+    innermost = None
+    while awaited is not None:
+        if type(awaited).__name__ == "async_generator_asend":  # `anext(agen)`: into agen
+            awaited = next((r for r in gc.get_referents(awaited) if inspect.isasyncgen(r)), None)
+            continue
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None)
+        innermost = frame or innermost
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
+    if innermost is None:
+        return False
+    return (innermost.f_globals.get("__name__"), innermost.f_code.co_name) in _THREAD_WAITS

@@ -13,8 +13,7 @@ from runflow import (
     sync_assistant,
 )
 from runflow import _assistants as assistants_module
-
-from .conftest import ServerFactory
+from tests.conftest import ServerFactory
 
 pytestmark = pytest.mark.anyio
 

@@ -3,10 +3,9 @@
 import pytest
 
 from runflow import RetryPolicy, Runner, RunStatus, ServiceUnavailableError, ToolRegistry
-from runflow.testing import FakeClock
+from runflow.testing import FakeClock, LocalServer
 from runflow_server import FaultConfig, FaultRule
-
-from .conftest import Server, ServerFactory
+from tests.conftest import ServerFactory
 
 pytestmark = pytest.mark.anyio
 
@@ -18,7 +17,7 @@ SCENARIO = [
 ]
 
 
-def inject(server: Server, *rules: FaultRule) -> None:
+def inject(server: LocalServer, *rules: FaultRule) -> None:
     server.app.state.faults = FaultConfig(seed=1, rules=list(rules))
 
 
@@ -33,7 +32,7 @@ def charging(charges: list[int]) -> ToolRegistry:
     return registry
 
 
-async def run_with(server: Server, charges: list[int], clock: FakeClock, **options: object):  # type: ignore[no-untyped-def]
+async def run_with(server: LocalServer, charges: list[int], clock: FakeClock, **options: object):  # type: ignore[no-untyped-def]
     assistant_id, thread_id = await server.assistant_and_thread()
     runner = Runner(server.client, charging(charges), clock=clock, **options)  # type: ignore[arg-type]
     async with clock.autojump() as waits:

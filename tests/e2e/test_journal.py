@@ -10,8 +10,7 @@ from openai.types.beta.threads import Run
 
 from runflow import Journal, OpenAIBackend, Runner, RunStatus, ThreadBusyError, ToolRegistry
 from runflow.backends import RunAnswer, RunReply, ToolOutput
-
-from .conftest import ServerFactory
+from tests.conftest import ServerFactory
 
 pytestmark = pytest.mark.anyio
 
@@ -156,6 +155,7 @@ async def test_the_run_found_by_key_is_the_only_run(
     assert [run.id for run in runs.data] == [result.run.id]
 
 
+@pytest.mark.leaves_steps("the run keeping the thread busy waits in requires_action")
 async def test_a_run_refused_at_creation_leaves_nothing_to_resume(
     make_server: ServerFactory, tmp_path: Path
 ) -> None:

@@ -14,9 +14,8 @@ from runflow import (
     ToolRegistry,
 )
 from runflow.testing import FakeClock
+from tests.conftest import ServerFactory
 from tests.tools import hanging_tool
-
-from .conftest import ServerFactory
 
 pytestmark = pytest.mark.anyio
 
@@ -98,6 +97,7 @@ BUSY = [
 ]
 
 
+@pytest.mark.leaves_steps("the run keeping the thread busy waits in requires_action")
 async def test_thread_policy_raise_names_the_active_run(make_server: ServerFactory) -> None:
     server = make_server(BUSY)
     assistant_id, thread_id = await server.assistant_and_thread()

@@ -24,9 +24,8 @@ from runflow import (
     ToolRegistry,
 )
 from runflow.testing import FakeClock
+from tests.conftest import ServerFactory
 from tests.tools import hanging_tool, weather_tools
-
-from .conftest import ServerFactory
 
 pytestmark = pytest.mark.anyio
 

@@ -5,8 +5,7 @@ import json
 import pytest
 
 from runflow import Runner, RunStatus, ToolContext, ToolPolicyError, ToolRegistry
-
-from .conftest import ServerFactory
+from tests.conftest import ServerFactory
 
 pytestmark = pytest.mark.anyio
 
@@ -47,6 +46,7 @@ def failing(policy: str) -> ToolRegistry:
     return registry
 
 
+@pytest.mark.leaves_steps("the policy cancels the run before its answer")
 async def test_on_error_fail_stops_the_run_and_raises(make_server: ServerFactory) -> None:
     server = make_server(ONE_CALL)
     assistant_id, thread_id = await server.assistant_and_thread()
@@ -61,6 +61,7 @@ async def test_on_error_fail_stops_the_run_and_raises(make_server: ServerFactory
     assert [run.status for run in runs.data] == ["cancelled"]  # not left holding the thread
 
 
+@pytest.mark.leaves_steps("the policy cancels the run before its answer")
 async def test_on_error_cancel_ends_the_run_cancelled(make_server: ServerFactory) -> None:
     server = make_server(ONE_CALL)
     assistant_id, thread_id = await server.assistant_and_thread()

@@ -34,6 +34,7 @@ from runflow import (
     ToolCallRequest,
     ToolCallStarted,
 )
+from runflow.testing import LocalServer
 
 SOAK = os.environ.get("RUNFLOW_SOAK", "").strip() not in ("", "0")
 RESULTS = Path(__file__).parent / "results"
@@ -150,6 +151,16 @@ class Ledger:
 
     def per_call(self) -> Counter[tuple[str, str]]:
         return Counter((s.run_id, call_id) for s in self.accepted for call_id in s.call_ids)
+
+
+def counting_server(
+    ledger: Ledger, steps: list[dict[str, Any]] | None = None, **options: Any
+) -> LocalServer:
+    """A `LocalServer` (steps and options as there) whose app records in `ledger` every
+    submission it accepted (`CountSubmissions`)."""
+    server = LocalServer(steps, origin="http://rf.test", **options)
+    server.app.add_middleware(CountSubmissions, ledger=ledger)
+    return server
 
 
 class CountSubmissions:

@@ -17,17 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import httpx2
 import pytest
 from openai import AsyncOpenAI
-from starlette.applications import Starlette
 
 from runflow import Runner, RunResult, RunStatus, ToolRegistry
 from runflow.clock import Clock, SystemClock
-from runflow.testing import FakeClock
-from runflow_server import Scenario, create_app
+from runflow.testing import FakeClock, LocalServer
 
-from .support import CallTagging, CountSubmissions, Ledger, counted, current_call, report, size
+from .support import CallTagging, Ledger, counted, counting_server, current_call, report, size
 
 pytestmark = pytest.mark.anyio
 
@@ -76,7 +73,7 @@ class Handlers:
 
 @dataclass
 class Served:
-    app: Starlette
+    server: LocalServer
     client: AsyncOpenAI
     ledger: Ledger
     assistant_id: str
@@ -86,20 +83,15 @@ class Served:
 async def serve(
     clock: Clock, runs: int, expiry: float, steps: list[dict[str, Any]] = STEPS
 ) -> Served:
-    scenario = Scenario.model_validate({"name": "deadlines", "steps": steps})
-    app = create_app(scenario=scenario, clock=clock, run_expiry_seconds=expiry)
     ledger = Ledger(now=clock.now)
-    app.add_middleware(CountSubmissions, ledger=ledger)
-    http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://rf.test")
-    client = AsyncOpenAI(
-        base_url="http://rf.test/v1", api_key="test", http_client=http, max_retries=0
-    )
+    server = counting_server(ledger, steps, clock=clock, run_expiry_seconds=expiry)
+    client = server.client
     assistant = await client.beta.assistants.create(model="gpt-4o")
     threads = [
         (await client.beta.threads.create(messages=[{"role": "user", "content": "go"}])).id
         for _ in range(runs)
     ]
-    return Served(app, client, ledger, assistant.id, threads)
+    return Served(server, client, ledger, assistant.id, threads)
 
 
 async def run_all(served: Served, runner: Runner) -> list[RunResult | BaseException]:
@@ -173,8 +165,7 @@ async def test_deadlines_with_the_injected_clock() -> None:
         async with clock.autojump():
             outcomes = await run_all(served, runner)
     took = time.perf_counter() - started
-    await served.client.close()
-    await served.app.state.engine.aclose()
+    await served.server.aclose()
 
     check("Deadlines (injected clock, expiry 600 s)", served, outcomes, handlers, took)
 
@@ -200,8 +191,7 @@ async def test_deadlines_with_the_real_clock_and_a_short_expiry() -> None:
     with anyio.fail_after(10):
         outcomes = await run_all(served, runner)
     took = time.perf_counter() - started
-    await served.client.close()
-    await served.app.state.engine.aclose()
+    await served.server.aclose()
 
     check("Deadlines (real clock, expiry 4 s)", served, outcomes, handlers, took)
     assert len(handlers.finished) == 3 and len(handlers.cancelled) == 6

@@ -25,21 +25,19 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
-import httpx2
 import pytest
 from openai import AsyncOpenAI
-from starlette.applications import Starlette
 
 from runflow import RetryPolicy, Runner, RunResult, RunStatus, ToolRegistry
-from runflow.testing import FakeClock
-from runflow_server import FaultConfig, FaultRule, Scenario, create_app
+from runflow.testing import FakeClock, LocalServer
+from runflow_server import FaultConfig, FaultRule, Scenario
 from tests.server.support import serve_in_thread
 
 from .support import (
     CallTagging,
-    CountSubmissions,
     Ledger,
     counted,
+    counting_server,
     current_call,
     report,
     size,
@@ -130,27 +128,15 @@ SCENARIO_MODELS = {
 }
 
 
-def fault_app(ledger: Ledger) -> Starlette:
-    app = create_app(scenarios=SCENARIO_MODELS)
-    app.add_middleware(CountSubmissions, ledger=ledger)
-    return app
+@asynccontextmanager
+async def in_process(server: LocalServer) -> AsyncIterator[AsyncOpenAI]:
+    async with server:
+        yield server.client
 
 
 @asynccontextmanager
-async def in_process(app: Starlette) -> AsyncIterator[AsyncOpenAI]:
-    http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://rf.test")
-    async with AsyncOpenAI(
-        base_url="http://rf.test/v1", api_key="test", http_client=http, max_retries=0
-    ) as client:
-        try:
-            yield client
-        finally:
-            await app.state.engine.aclose()
-
-
-@asynccontextmanager
-async def over_loopback(app: Starlette) -> AsyncIterator[AsyncOpenAI]:
-    with serve_in_thread(app, backlog=1024) as url:  # a thousand runs connect at once
+async def over_loopback(server: LocalServer) -> AsyncIterator[AsyncOpenAI]:
+    with serve_in_thread(server.app, backlog=1024) as url:  # a thousand runs connect at once
         async with AsyncOpenAI(base_url=f"{url}/v1", api_key="test", max_retries=0) as client:
             yield client
 
@@ -239,10 +225,11 @@ async def server_truth(
 )
 async def test_every_run_ends_as_intended_under_injected_faults(transport: str, runs: int) -> None:
     ledger = Ledger()
-    app = fault_app(ledger)
+    server = counting_server(ledger, scenarios=SCENARIO_MODELS)
+    app = server.app
     tally = Tally()
     connect = in_process if transport == "in-process" else over_loopback
-    async with connect(app) as client:
+    async with connect(server) as client:
         outcomes, assistants = await prepare(client, runs)  # type: ignore[misc]
         app.state.faults = FaultConfig(seed=20240601, rules=FAULTS)
         started = time.perf_counter()
@@ -303,9 +290,10 @@ async def one_run_against(
 ) -> tuple[RunResult | Exception, list[Any], Tally]:
     """One run of the `completes` scenario with `faults`; the result (or what was raised), the
     runs on its thread, and the handler tally."""
-    app = create_app(scenarios=SCENARIO_MODELS, clock=clock)
+    server = LocalServer(scenarios=SCENARIO_MODELS, clock=clock)
+    app = server.app
     tally = Tally()
-    async with in_process(app) as client:
+    async with in_process(server) as client:
         outcomes, assistants = await prepare(client, 1)  # type: ignore[misc]
         app.state.faults = FaultConfig(seed=1, rules=faults)
         runner = Runner(client, tally.tools(), retry=RETRY, instrumentation=CallTagging())

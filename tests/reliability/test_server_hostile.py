@@ -32,7 +32,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
 from runflow import OpenTelemetryInstrumentation, Runner, ToolRegistry
-from runflow.testing import inprocess_client
+from runflow.testing import LocalServer, inprocess_client
 from runflow_server import Scenario, create_app
 
 from .support import report, size
@@ -100,16 +100,11 @@ async def populate(http: httpx2.AsyncClient, app: Starlette) -> World:
 
 @asynccontextmanager
 async def served(**options: Any) -> AsyncIterator[tuple[Starlette, httpx2.AsyncClient]]:
-    app = create_app(scenario=SCENARIO, **options)
-    headers = {"authorization": f"Bearer {options['api_key']}"} if "api_key" in options else {}
-    transport = httpx2.ASGITransport(app=app)
-    async with httpx2.AsyncClient(
-        transport=transport, base_url="http://rf.test", headers=headers
-    ) as http:
-        try:
-            yield app, http
-        finally:
-            await app.state.engine.aclose()
+    """The app (`create_app` options) and a raw client sending its key, if it has one."""
+    async with LocalServer(scenario=SCENARIO, origin="http://rf.test", **options) as server:
+        if "api_key" in options:
+            server.http.headers["authorization"] = f"Bearer {options['api_key']}"
+        yield server.app, server.http
 
 
 def assert_api_answer(response: httpx2.Response) -> None:

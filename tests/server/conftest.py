@@ -1,9 +1,9 @@
-"""Fixtures: the real server app, in-process, behind the real `openai.AsyncOpenAI` client."""
+"""Fixtures: the real server app, in-process (`runflow.testing.LocalServer`), behind the real
+`openai.AsyncOpenAI` client; a raw `httpx2` client (`http`) for what the SDK cannot send."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx2
@@ -11,8 +11,8 @@ import openai
 import pytest
 from starlette.applications import Starlette
 
-from runflow.testing import FakeClock
-from runflow_server import create_app
+from runflow.testing import FakeClock, LocalServer
+from tests.conftest import check_consumed
 
 START = 1_761_861_530.0
 
@@ -23,30 +23,32 @@ async def clock() -> FakeClock:
 
 
 class Server:
-    """An app plus clients for it; `open()` makes more apps (other scenarios, other clocks)."""
+    """Opens apps for a test (other scenarios, other clocks), closed when it ends."""
 
-    def __init__(self, stack: AsyncExitStack) -> None:
-        self._stack = stack
+    def __init__(self) -> None:
+        self.opened: list[LocalServer] = []
 
     async def open(
         self, **options: Any
     ) -> tuple[Starlette, openai.AsyncOpenAI, httpx2.AsyncClient]:
-        app = create_app(**options)
-        self._stack.push_async_callback(app.state.engine.aclose)
-        http = httpx2.AsyncClient(
-            transport=httpx2.ASGITransport(app=app), base_url="http://testserver"
-        )
-        await self._stack.enter_async_context(http)
-        client = openai.AsyncOpenAI(
-            base_url="http://testserver/v1", api_key="test", http_client=http, max_retries=0
-        )
-        return app, client, http
+        """A `create_app(**options)` app, its `openai` client (which sends the key "test",
+        whatever `api_key` the server has) and a raw client (which sends no key)."""
+        local = LocalServer(client_key="test", origin="http://testserver", **options)
+        self.opened.append(local)
+        return local.app, local.client, local.http
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[Server]:
-    async with AsyncExitStack() as stack:
-        yield Server(stack)
+async def server(request: pytest.FixtureRequest) -> AsyncIterator[Server]:
+    """Every app it opened must have played the scripted steps it started to the end, unless
+    the test is marked `leaves_steps` (see tests/conftest.py)."""
+    opened = Server()
+    try:
+        yield opened
+    finally:
+        for local in reversed(opened.opened):
+            await local.aclose()
+    check_consumed(request, opened.opened)
 
 
 @pytest.fixture

@@ -111,6 +111,7 @@ async def test_latency_is_added_and_counted(server: Server, clock: FakeClock) ->
     assert app.state.fault_counts == {"latency": 2}
 
 
+@pytest.mark.leaves_steps("the run rests in requires_action")
 async def test_a_cut_stream_in_process_ends_early_and_the_run_goes_on(
     server: Server, clock: FakeClock
 ) -> None:

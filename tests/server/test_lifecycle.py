@@ -110,6 +110,7 @@ async def test_a_delay_step_waits_on_the_clock(server: Server, clock: FakeClock)
     assert events[-1].data.completed_at == int(clock.now())
 
 
+@pytest.mark.leaves_steps("the run expires during its delay")
 async def test_a_delay_past_expires_at_expires_the_run_at_expires_at(
     server: Server, clock: FakeClock
 ) -> None:

@@ -88,6 +88,7 @@ async def _requires_action(
     return thread.id, run.id, run.required_action.submit_tool_outputs.tool_calls[0].id
 
 
+@pytest.mark.leaves_steps("the run rests in requires_action")
 async def test_slow_run_update_racing_the_brain(server: Server, clock: FakeClock) -> None:
     app, client, http = await server.open(scenario=DELAY_THEN_TOOLS, clock=clock)
     assistant = await client.beta.assistants.create(model="gpt-4o")
@@ -138,6 +139,7 @@ async def test_slow_run_update_spanning_a_submit(server: Server, clock: FakeCloc
     )
 
 
+@pytest.mark.leaves_steps("the run is cancelled before its answer")
 async def test_slow_run_update_spanning_a_cancel(server: Server, clock: FakeClock) -> None:
     app, client, http = await server.open(scenario=TOOLS_THEN_ANSWER, clock=clock)
     settle = app.state.engine.wait_until_settled

@@ -35,6 +35,9 @@ async def start_slow_run(server: Server, clock: FakeClock, db: Path) -> tuple[st
     return thread.id, run.id
 
 
+@pytest.mark.leaves_steps(
+    "the first server stops mid-run; the resumed run rests in requires_action"
+)
 async def test_an_in_progress_run_is_resumed_after_a_restart(
     server: Server, clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -49,6 +52,7 @@ async def test_an_in_progress_run_is_resumed_after_a_restart(
     assert len((await client.beta.assistants.list()).data) == 1
 
 
+@pytest.mark.leaves_steps("the first server stops mid-run; the run expires")
 async def test_a_run_past_its_deadline_expires_after_a_restart(
     server: Server, clock: FakeClock, tmp_path: Path
 ) -> None:

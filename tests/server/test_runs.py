@@ -260,6 +260,7 @@ async def test_the_thread_is_locked_while_a_run_is_active(server: Server, clock:
         pytest.param(["first", "second", "second"], "Expected tool outputs", id="duplicate"),
     ],
 )
+@pytest.mark.leaves_steps("the refused outputs leave the run in requires_action")
 async def test_submitting_the_wrong_outputs_is_a_400(
     server: Server, clock: FakeClock, outputs: list[str], message: str
 ) -> None:
@@ -288,6 +289,7 @@ async def test_submitting_to_a_run_that_is_not_waiting_is_a_400(client: openai.A
     assert error.value.body["message"] == 'Runs in status "completed" do not accept tool outputs.'  # type: ignore[index]
 
 
+@pytest.mark.leaves_steps("the run is cancelled before its answer")
 async def test_cancel_a_waiting_run(server: Server, clock: FakeClock) -> None:
     app, client, _ = await server.open(scenario=WEATHER, clock=clock)
     assistant_id, thread_id = await start(client)
@@ -307,6 +309,7 @@ async def test_cancel_a_waiting_run(server: Server, clock: FakeClock) -> None:
     await client.beta.threads.messages.create(thread_id=thread_id, role="user", content="unlocked")
 
 
+@pytest.mark.leaves_steps("the winning run rests in requires_action")
 async def test_concurrent_runs_on_one_thread_only_one_wins(
     server: Server, clock: FakeClock
 ) -> None:

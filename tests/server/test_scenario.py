@@ -120,6 +120,7 @@ def test_a_missing_file_is_a_scenario_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.leaves_steps("each run rests in requires_action")
 async def test_assistants_pick_their_scenario_by_metadata(
     server: Server, clock: FakeClock, tmp_path: Path
 ) -> None:

@@ -33,7 +33,6 @@ async def open_search(
 ) -> Search:
     app, _, http = await server.open(clock=clock, file_search_embeddings=embedder, **options)
     service: FileSearch = app.state.file_search
-    server._stack.push_async_callback(service.aclose)
     client = openai.AsyncOpenAI(
         base_url="http://testserver/v1",
         api_key="test",

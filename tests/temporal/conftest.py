@@ -14,11 +14,6 @@ from tests.temporal.support import run_server, start_dev_server
 
 
 @pytest.fixture(scope="session")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="session")
 async def temporal() -> AsyncIterator[WorkflowEnvironment]:
     env = await start_dev_server()
     try:

@@ -1,9 +1,9 @@
-"""Tracing fixtures: the real openai client and server app in one process, and a private
-OpenTelemetry SDK (in-memory span exporter and metric reader) that no other test shares."""
+"""Tracing fixtures: a private OpenTelemetry SDK (in-memory span exporter and metric reader) that
+no other test shares; the server (`make_server`) is the one of tests/conftest.py."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +18,6 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from runflow import OpenTelemetryInstrumentation
-from runflow.testing import FakeClock, LocalServer
 
 
 class Telemetry:
@@ -87,28 +86,3 @@ def telemetry() -> Iterator[Telemetry]:
     recorded = Telemetry()
     yield recorded
     recorded.shutdown()
-
-
-class Server(LocalServer):
-    """The app and a client bound to it."""
-
-    def __init__(self, steps: list[dict[str, Any]], clock: FakeClock | None, api_key: str) -> None:
-        super().__init__(steps, clock=clock, api_key=api_key)
-
-
-ServerFactory = Callable[..., Server]
-
-
-@pytest.fixture
-async def make_server() -> AsyncIterator[ServerFactory]:
-    servers: list[Server] = []
-
-    def make(
-        steps: list[dict[str, Any]], clock: FakeClock | None = None, api_key: str = "test"
-    ) -> Server:
-        servers.append(Server(steps, clock, api_key))
-        return servers[-1]
-
-    yield make
-    for server in servers:
-        await server.client.close()

@@ -11,8 +11,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from runflow import Runner, ToolRegistry
 from runflow._tracing import CAPTURE_CONTENT_ENV
+from tests.conftest import ServerFactory
 
-from .conftest import ServerFactory, Telemetry
+from .conftest import Telemetry
 
 pytestmark = pytest.mark.anyio
 

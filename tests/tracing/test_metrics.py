@@ -10,8 +10,9 @@ from opentelemetry.sdk.metrics.export import HistogramDataPoint, NumberDataPoint
 
 from runflow import Runner, ToolRegistry
 from runflow.testing import FakeClock
+from tests.conftest import ServerFactory
 
-from .conftest import ServerFactory, Telemetry
+from .conftest import Telemetry
 
 pytestmark = pytest.mark.anyio
 

@@ -9,9 +9,10 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from runflow import Runner, RunStatus, ToolRegistry
 from runflow.testing import FakeClock
+from tests.conftest import ServerFactory
 from tests.tools import hanging_tool, weather_tools
 
-from .conftest import ServerFactory, Telemetry
+from .conftest import Telemetry
 
 pytestmark = pytest.mark.anyio
 

@@ -166,6 +166,11 @@ class Step(_Strict):
             raise ValueError(f"a step has exactly one of {fields}; this one has {chosen or 'none'}")
         return self
 
+    @property
+    def kind(self) -> str:
+        """The field this step sets: `tool_calls`, `message`, `delay`..."""
+        return next(name for name in type(self).model_fields if getattr(self, name) is not None)
+
     def decision(self) -> Decision:
         if self.tool_calls is not None:
             return CallTools(tuple(ToolCall(c.name, c.arguments) for c in self.tool_calls))
@@ -316,13 +321,17 @@ class ScriptedBrain:
         self._key = f"scenario:{scenario.name}"
         self._reached: dict[str, int] = {}  # thread id -> steps played there (by this brain)
 
-    def assert_consumed(self) -> None:
-        """Raise AssertionError if a thread that played this scenario left steps unplayed."""
-        total = len(self.scenario.steps)
-        short = {thread: done for thread, done in self._reached.items() if done < total}
-        if short:
-            where = ", ".join(f"{thread} played {done}" for thread, done in sorted(short.items()))
-            raise AssertionError(f"Scenario {self.scenario.name!r} has {total} steps, but {where}.")
+    def unplayed(self) -> dict[str, list[str]]:
+        """The steps each thread that played this scenario has not reached yet, by thread
+        id, as `"3 (message)"`: step number and kind; threads that played them all are left out."""
+        steps = self.scenario.steps
+        return {
+            thread: [
+                f"{number} ({steps[number - 1].kind})" for number in range(done + 1, len(steps) + 1)
+            ]
+            for thread, done in sorted(self._reached.items())
+            if done < len(steps)
+        }
 
     async def decide(self, turn: Turn) -> Decision:
         index: int = turn.memory.get(self._key, 0)
@@ -352,6 +361,12 @@ class ScriptedBrain:
                 "server_error",
                 f"Scenario {self.scenario.name!r}, step {index + 1}: {exc.args[0]}",
             )
+
+
+def _listed(steps: list[str], most: int = 3) -> str:
+    """`2 (message), 3 (tool_calls)`; past `most` steps, `... and 97 more`."""
+    shown = ", ".join(steps[:most])
+    return shown if len(steps) <= most else f"{shown} and {len(steps) - most} more"
 
 
 def _render(template: str, turn: Turn) -> str:
@@ -434,12 +449,37 @@ class BrainChooser:
                 param="metadata.scenario",
             )
 
+    def unplayed(self) -> dict[str, dict[str, list[str]]]:
+        """The steps left unplayed, by scenario name, then thread id (see
+        `ScriptedBrain.unplayed`); empty when every thread that played a scenario finished it.
+        For tests, after their runs have settled."""
+        return {
+            brain.scenario.name: left for brain in self._scripted() if (left := brain.unplayed())
+        }
+
     def assert_consumed(self) -> None:
-        """Raise AssertionError if a scripted brain left steps unplayed on a thread it played
-        (see `ScriptedBrain.assert_consumed`); for tests, after their runs have settled."""
-        scripted = [self._override, self._default, *self._brains.values()]
-        for brain in dict.fromkeys(b for b in scripted if isinstance(b, ScriptedBrain)):
-            brain.assert_consumed()
+        """Raise AssertionError naming the steps left unplayed (see `unplayed`)::
+
+        Scenario 'weather' has 2 steps, but thread_1 played 1, left 2 (message).
+        """
+        problems = []
+        for brain in self._scripted():
+            total = len(brain.scenario.steps)
+            short = [
+                f"{thread} played {total - len(left)}, left {_listed(left)}"
+                for thread, left in brain.unplayed().items()
+            ]
+            if short:
+                problems.append(
+                    f"Scenario {brain.scenario.name!r} has {total} steps, but {'; '.join(short)}."
+                )
+        if problems:
+            raise AssertionError(" ".join(problems))
+
+    def _scripted(self) -> list[ScriptedBrain]:
+        """Every scripted brain this chooser can pick, once each."""
+        brains = [self._override, self._default, *self._brains.values()]
+        return list(dict.fromkeys(b for b in brains if isinstance(b, ScriptedBrain)))
 
     def brain_for(self, assistant: Mapping[str, Any]) -> Brain | DecidingBrain:
         if self._override is not None:

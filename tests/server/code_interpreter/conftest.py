@@ -36,11 +36,6 @@ requires_bwrap = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
 async def sessions(request: pytest.FixtureRequest) -> AsyncIterator[CodeSessions]:
     """The module's sessions, with its `SESSION_LIMITS` (tight `LIMITS` by default)."""
     if shutil.which("bwrap") is None and not os.environ.get("CI"):
