@@ -1,10 +1,11 @@
-"""`python -m benchmarks.overhead [--rounds 1] [--calls 1] [--runs 200]`: runflow's own CPU per run.
+"""`python -m benchmarks.overhead [--rounds 0 1 3] [--calls 1]`: client CPU per run, no network.
 
-The run's event streams are recorded once from the run server (over loopback), then replayed
-from memory by a `Backend`, so no request is made while measuring: what is left is runflow's
-own work per run (the driver, the sources, dispatch, instrumentation), next to a hand-written
-loop over the same replayed events. On a loaded machine this is the steady figure to compare
-changes to runflow with: the loopback grid adds the HTTP stack and the noise of the machine.
+One run of each shape is recorded over loopback (the answers of its requests, byte for byte),
+then replayed from memory by an httpx transport: the `openai` client, httpx and the contender
+do all their usual work, but no socket, server or other process takes part. The hand-written
+streaming loop and runflow run the same replayed answers, so the difference between them is
+runflow's own work per run, with little of the machine's noise: the steady figure to compare
+changes to runflow's loop with (the loopback grid adds sockets, the server and the load).
 
 Prints microseconds of thread CPU per run (median of `--repeats` batches of `--runs` runs).
 """
@@ -12,125 +13,113 @@ Prints microseconds of thread CPU per run (median of `--repeats` batches of `--r
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import statistics
 import sys
 import time
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
-from typing import Any
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
 
 import anyio
-from openai.types.beta import AssistantStreamEvent
-from openai.types.beta.threads import Run
+import httpx2
+from openai import AsyncOpenAI
 
+from benchmarks.contenders import hand_stream, runflow_stream
 from benchmarks.measure import assistant_for
 from benchmarks.servers import loopback
 from benchmarks.workload import Shape, Toolbox, scenarios
 from runflow import Runner
 from runflow.instrumentation import NoInstrumentation
 
-__all__ = ["Replay", "main", "record"]
+__all__ = ["Recorded", "Replay", "contenders", "main", "record", "replayed_client"]
 
-Streams = list[list[AssistantStreamEvent]]
+Recorded = dict[str, list[bytes]]
+"""The answers to a run's requests, by kind (`create`, `submit`), in the order they came."""
+RunOnce = Callable[[], Awaitable[str]]
 
 
-async def record(shape: Shape) -> Streams:
-    """The event streams of one run of `shape`: its creation's, then each submission's."""
-    async with loopback(scenarios([shape])) as server:
-        client = server.client()
-        assistant_id = await assistant_for(client, shape, Toolbox())
+def _kind(request: httpx2.Request) -> str:
+    return "submit" if request.url.path.endswith("/submit_tool_outputs") else "create"
+
+
+class _Recording(httpx2.AsyncBaseTransport):
+    def __init__(self) -> None:
+        self.inner = httpx2.AsyncHTTPTransport()
+        self.answers: Recorded = defaultdict(list)
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self.inner.handle_async_request(request)
+        body = await response.aread()
+        if "/runs" in request.url.path:
+            self.answers[_kind(request)].append(body)
+        return httpx2.Response(response.status_code, headers=response.headers, content=body)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def record(shape: Shape) -> Recorded:
+    """The answers to one streamed run of `shape`, from the run server over loopback."""
+    recording = _Recording()
+    async with (
+        loopback(scenarios([shape])) as server,
+        httpx2.AsyncClient(transport=recording) as http,
+    ):
+        base_url = f"{server.origin}/v1"
+        client = AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0, http_client=http)
+        toolbox = Toolbox()
+        assistant_id = await assistant_for(client, shape, toolbox)
         thread = await client.beta.threads.create(messages=[{"role": "user", "content": "go"}])
-        runs = client.beta.threads.runs
-        stream = await runs.create(thread_id=thread.id, assistant_id=assistant_id, stream=True)
-        streams: Streams = []
-        while True:
-            async with stream:
-                streams.append([event async for event in stream])
-            run = _last_run(streams[-1])
-            if run.required_action is None:
-                await client.close()
-                return streams
-            calls = run.required_action.submit_tool_outputs.tool_calls
-            outputs = [{"tool_call_id": call.id, "output": "0"} for call in calls]
-            stream = await runs.submit_tool_outputs(
-                run.id, thread_id=thread.id, stream=True, tool_outputs=outputs
-            )
+        recording.answers.clear()
+        assert await hand_stream(client, assistant_id, thread.id, toolbox) == "completed"
+    return dict(recording.answers)
 
 
-class Replay:
-    """A `Backend` (its streaming half) that answers each run with the recorded streams."""
+class Replay(httpx2.AsyncBaseTransport):
+    """Answers a run's requests with the recorded answers: creation, then each submission."""
 
-    provider_name = "openai"
-    server_address = "127.0.0.1"
+    def __init__(self, answers: Recorded) -> None:
+        self.answers = answers
+        self._submitted = 0
 
-    def __init__(self, streams: Streams) -> None:
-        self.streams = streams
-        self._next = 0
-
-    def create_run_stream(self, **_: Any) -> Any:
-        self._next = 0
-        return self._replayed()
-
-    def submit_tool_outputs_stream(self, **_: Any) -> Any:
-        return self._replayed()
-
-    @asynccontextmanager
-    async def _replayed(self) -> AsyncIterator[AsyncIterator[AssistantStreamEvent]]:
-        events = self.streams[self._next]
-        self._next += 1
-        yield _each(events)
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if _kind(request) == "create":
+            self._submitted, body = 0, self.answers["create"][0]
+        else:
+            body, self._submitted = self.answers["submit"][self._submitted], self._submitted + 1
+        headers = {"content-type": "text/event-stream; charset=utf-8"}
+        return httpx2.Response(200, headers=headers, content=body)
 
 
-async def _each(events: Sequence[AssistantStreamEvent]) -> AsyncIterator[AssistantStreamEvent]:
-    for event in events:
-        yield event
+def contenders(client: AsyncOpenAI, toolbox: Toolbox) -> dict[str, RunOnce]:
+    """The contenders measured, each a run on the replayed answers."""
 
+    async def untraced() -> str:
+        runner = Runner(client, toolbox.registry, instrumentation=NoInstrumentation())
+        result = await runner.run(thread_id="thread_replayed", assistant_id="asst_replayed")
+        return result.run.status
 
-async def hand_loop(backend: Replay, tools: Toolbox) -> str:
-    """`contenders.hand_stream` over the replayed streams."""
-    async with backend.create_run_stream() as events:
-        run = _last_run([event async for event in events])
-    while run.required_action is not None:
-        calls = run.required_action.submit_tool_outputs.tool_calls
-        outputs = await asyncio.gather(
-            *(tools.call(call.function.name, call.function.arguments) for call in calls)
-        )
-        submitted = [
-            {"tool_call_id": call.id, "output": output}
-            for call, output in zip(calls, outputs, strict=True)
-        ]
-        async with backend.submit_tool_outputs_stream(tool_outputs=submitted) as events:
-            run = _last_run([event async for event in events])
-    return run.status
-
-
-def _last_run(events: Sequence[AssistantStreamEvent]) -> Run:
-    return [event.data for event in events if isinstance(event.data, Run)][-1]
-
-
-def contenders(backend: Replay, tools: Toolbox) -> dict[str, Callable[[], Awaitable[str]]]:
-    def runflow(**options: Any) -> Callable[[], Awaitable[str]]:
-        async def run_once() -> str:
-            runner = Runner(backend, tools.registry, **options)  # type: ignore[arg-type]
-            result = await runner.run(thread_id="thread_replayed", assistant_id="asst_replayed")
-            return result.run.status
-
-        return run_once
+    def on(run_once: Callable[[AsyncOpenAI, str, str, Toolbox], Awaitable[str]]) -> RunOnce:
+        return lambda: run_once(client, "asst_replayed", "thread_replayed", toolbox)
 
     return {
-        "hand-stream": lambda: hand_loop(backend, tools),
-        "runflow-stream": runflow(),
-        "runflow-stream, NoInstrumentation": runflow(instrumentation=NoInstrumentation()),
+        "hand-stream": on(hand_stream),
+        "runflow-stream": on(runflow_stream),
+        "runflow-stream, NoInstrumentation": untraced,
     }
+
+
+def replayed_client(answers: Recorded) -> AsyncOpenAI:
+    http = httpx2.AsyncClient(transport=Replay(answers))
+    base_url = "http://replay/v1"
+    return AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0, http_client=http)
 
 
 async def measure(shape: Shape, runs: int, repeats: int) -> dict[str, float]:
     """Microseconds of CPU per run, by contender (batches alternate; GC between batches)."""
-    backend, tools = Replay(await record(shape)), Toolbox()
-    measured = contenders(backend, tools)
+    client = replayed_client(await record(shape))
+    measured = contenders(client, Toolbox())
     for run_once in measured.values():
         for _ in range(10):
             assert await run_once() == "completed"
@@ -144,6 +133,7 @@ async def measure(shape: Shape, runs: int, repeats: int) -> dict[str, float]:
                 await run_once()
             batches[name].append((time.thread_time() - started) / runs * 1e6)
             gc.enable()
+    await client.close()
     return {name: statistics.median(values) for name, values in batches.items()}
 
 
@@ -151,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.overhead", description=__doc__)
     parser.add_argument("--rounds", type=int, nargs="+", default=[0, 1, 3])
     parser.add_argument("--calls", type=int, default=1)
-    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -160,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         figures = anyio.run(measure, shape, args.runs, args.repeats)
         base = figures["hand-stream"]
         for name, micros in figures.items():
-            added = micros - base
-            print(f"{shape.label:<10} {name:<36} {micros:8.1f} µs CPU per run (+{added:.1f})")
+            ratio = micros / base
+            print(f"{shape.label:<10} {name:<36} {micros:8.1f} µs CPU per run ({ratio:.2f}x)")
     return 0
 
 

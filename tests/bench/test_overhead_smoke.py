@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import anyio
 
-from benchmarks.overhead import Replay, contenders, record
+from benchmarks.overhead import contenders, record, replayed_client
 from benchmarks.workload import Shape, Toolbox
 
 
 def test_a_replayed_run_completes_through_runflow_and_the_hand_loop() -> None:
-    streams = anyio.run(record, Shape(1))
-    assert len(streams) == 2  # the creation's stream and one submission's
+    answers = anyio.run(record, Shape(1))
+    assert [len(answers["create"]), len(answers["submit"])] == [1, 1]
 
     async def each_once() -> list[str]:
-        return [await run_once() for run_once in contenders(Replay(streams), Toolbox()).values()]
+        client = replayed_client(answers)
+        statuses = [await run_once() for run_once in contenders(client, Toolbox()).values()]
+        await client.close()
+        return statuses
 
     assert anyio.run(each_once) == ["completed"] * 3
