@@ -29,8 +29,7 @@ from benchmarks.contenders import hand_stream, runflow_stream
 from benchmarks.measure import assistant_for
 from benchmarks.servers import loopback
 from benchmarks.workload import Shape, Toolbox, scenarios
-from runflow import Runner
-from runflow.instrumentation import NoInstrumentation
+from runflow import NoInstrumentation, Runner
 
 __all__ = ["Recorded", "Replay", "contenders", "main", "record", "replayed_client"]
 
