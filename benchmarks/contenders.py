@@ -10,6 +10,10 @@ that drives one run on `thread_id` to its end and returns the final status. Base
 3. `poll-1s`: fixed 1-second polling in the style of azure-ai-agents' `create_and_process`
    (sleep, retrieve, run the calls one after the other, submit).
 
+Every contender ends holding the run's answer, as `RunResult.messages` holds it for runflow: the
+streaming loops read the messages in their streams; the polling loops list the run's messages
+once it has completed, as the SDK's and Azure's examples of these helpers do (one request).
+
 A contender whose runflow feature is not there yet (`runflow-poll`, `runflow-traced`) is listed
 with the reason, and the tables show it as n/a.
 """
@@ -24,7 +28,7 @@ from typing import Any
 
 from openai import AsyncOpenAI, AsyncStream
 from openai.types.beta import AssistantStreamEvent
-from openai.types.beta.threads import Run
+from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -112,6 +116,7 @@ async def sdk_poll(client: AsyncOpenAI, assistant_id: str, thread_id: str, tools
                 for call, output in zip(calls, outputs, strict=True)
             ],
         )
+    await _answer(client, thread_id, run)
     return run.status
 
 
@@ -130,7 +135,17 @@ async def fixed_poll(client: AsyncOpenAI, assistant_id: str, thread_id: str, too
                 output = await tools.call(call.function.name, call.function.arguments)
                 outputs.append({"tool_call_id": call.id, "output": output})
             await runs.submit_tool_outputs(run.id, thread_id=thread_id, tool_outputs=outputs)
+    await _answer(client, thread_id, run)
     return run.status
+
+
+async def _answer(client: AsyncOpenAI, thread_id: str, run: Run) -> list[Message]:
+    """What a polling loop does to read the answer: list the messages of a completed run."""
+    if run.status != "completed":
+        return []
+    messages = client.beta.threads.messages
+    page = await messages.list(thread_id=thread_id, run_id=run.id, order="asc", limit=100)
+    return page.data
 
 
 # -- runflow ---------------------------------------------------------------------------------

@@ -133,6 +133,10 @@ async def _held_heap(toolbox: Toolbox, one: Any, threads: list[str], calls: int)
             await toolbox.all_held()
             gc.collect()
             held = tracemalloc.get_traced_memory()[0]
+            # The runs finish untraced: tracing every allocation makes each turn of the event
+            # loop several times slower, and requests would sit for seconds between the pool
+            # handing out a connection and writing on it.
+            tracemalloc.stop()
             toolbox.release()
     finally:
         tracemalloc.stop()

@@ -56,7 +56,8 @@ async def _child(origin: str, name: str, runs: int) -> dict[str, Any]:
         try:
             statuses.append(await contender.run_once(client, assistant_id, thread_id, toolbox))
         except Exception as exc:
-            statuses.append(type(exc).__name__)
+            cause = exc.__cause__
+            statuses.append(type(exc).__name__ + ("" if cause is None else f" ({cause!r})"))
 
     started, cpu = time.perf_counter(), time.process_time()
     async with anyio.create_task_group() as group:

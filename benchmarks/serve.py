@@ -6,6 +6,7 @@
 `scenarios.json` maps scenario names to scenarios (an assistant picks one with
 `metadata={"scenario": name}`). `--bare` serves one JSON endpoint, `GET /ping`: the floor of any
 Python ASGI server, to price the run server's requests against. Both answer `/_bench/stats`.
+Both are served as `runflow serve` serves: uvicorn with `runflow_server.serving.server_options()`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from starlette.routing import Route
 
 from benchmarks.probe import Probe
 from runflow_server import Scenario, create_app
+from runflow_server.serving import server_options
 
 __all__ = ["bare_app", "main", "run_server_app"]
 
@@ -50,7 +52,14 @@ def main(argv: list[str] | None = None) -> None:
     else:
         scenarios = json.loads(args.scenarios.read_text()) if args.scenarios else {}
         probe = Probe(run_server_app(scenarios))
-    uvicorn.run(probe, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(
+        probe,
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        **server_options(),
+    )
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ PLANS = {
         (IN_PROCESS, LOOPBACK),
         reps=3,
         batch=5,
-        poll_reps=1,
+        poll_reps=3,
         poll_1s_rounds=1,
         concurrency=(100,),
         concurrency_reps=1,

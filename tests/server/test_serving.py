@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from openai._constants import DEFAULT_CONNECTION_LIMITS
 
 from runflow_server import create_app, serve_command
 from runflow_server.serving import HeaderDeadline, header_deadline, server_options
@@ -118,6 +119,17 @@ def test_a_crowd_of_slow_clients_is_bounded(address: tuple[str, int]) -> None:
         conn.close()
     assert all(answer.startswith(b"HTTP/1.1 408 ") for answer in answers)
     assert served.startswith(b"HTTP/1.1 200 ")
+
+
+def test_idle_connections_outlive_the_openai_clients_pool() -> None:
+    # The client must drop an idle connection before the server closes it: a request written
+    # onto a connection the server closes at the same moment fails with a connection reset.
+    client_expiry = DEFAULT_CONNECTION_LIMITS.keepalive_expiry
+    options = server_options()
+
+    assert client_expiry is not None
+    assert options["timeout_keep_alive"] >= 2 * client_expiry
+    assert options["http"].header_timeout >= options["timeout_keep_alive"]
 
 
 def test_header_deadline_wants_a_positive_timeout() -> None:

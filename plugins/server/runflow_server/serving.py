@@ -26,7 +26,14 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 __all__ = ["HEADER_TIMEOUT", "HeaderDeadline", "header_deadline", "server_options"]
 
 HEADER_TIMEOUT = 10.0
-KEEP_ALIVE = 5
+KEEP_ALIVE = 10
+"""Seconds an idle keep-alive connection stays open: longer than clients keep theirs. The openai
+client (httpx) reuses a pooled connection for 5 s after it has read the last response; a server
+closing at the same 5 s races it, and a request written onto a connection the server has just
+closed fails with a connection reset (`APIConnectionError`). A loaded client writes late: its
+pool checks a connection's age when it picks it, then closes the other expired connections
+before it sends. At 10 s (the header timeout, which closes an idle connection as well) the client
+lets the connection go first."""
 LIMIT_CONCURRENCY = 1024
 BACKLOG = 2048
 _TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
