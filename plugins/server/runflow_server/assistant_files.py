@@ -5,7 +5,8 @@ v1 attached a file to an assistant for both its tools; v2 keeps such files in it
 `tool_resources`. These routes are a view over the same assistant: a file attached here joins
 `tool_resources.code_interpreter.file_ids` (the `file_ids` a v1 assistant shows) and, when the
 assistant has a file search vector store, that store; detaching takes it out of both. An
-`assistant.file`'s `created_at` is the file's upload time (no attach time is kept).
+`assistant.file`'s `created_at` is the file's upload time (no attach time is kept); the list is
+in attach order (`order=asc`), paged as every list.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ from .engine import RunEngine
 from .errors import APIError, not_found
 from .file_search import FileSearch
 from .file_search.records import VectorStore
-from .objects import page_object
 from .records import Assistant, File
-from .routing import Handler
+from .routing import Handler, page_of
 from .views import view_of
 
 __all__ = ["assistant_file_routes"]
@@ -84,11 +84,7 @@ def _attached(request: Request, engine: RunEngine) -> tuple[Assistant, File]:
 async def list_assistant_files(request: Request, engine: RunEngine) -> Response:
     _v1_only(request)
     assistant = engine.assistant(request.path_params["assistant_id"])
-    files = sorted(_files(engine, assistant), key=lambda file: file.created_at, reverse=True)
-    if request.query_params.get("order") == "asc":
-        files.reverse()
-    data = [_wire(assistant, file) for file in files]
-    return JSONResponse(page_object(data, has_more=False))
+    return page_of(request, [_wire(assistant, file) for file in _files(engine, assistant)])
 
 
 async def retrieve_assistant_file(request: Request, engine: RunEngine) -> Response:

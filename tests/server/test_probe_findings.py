@@ -1,0 +1,67 @@
+"""What a first real user found on the server that the rest of the suite did not: each test is
+one finding, driven with the real `openai` client as a v1 (Azure `2024-02-15-preview`) or v2
+client would drive it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+V1 = "2024-02-15-preview"
+
+
+def azure_v1(http: httpx2.AsyncClient) -> openai.AsyncAzureOpenAI:
+    return openai.AsyncAzureOpenAI(
+        azure_endpoint="http://testserver",
+        api_version=V1,
+        api_key="key",
+        http_client=http,
+        max_retries=0,
+    )
+
+
+async def assistant_with_files(
+    client: openai.AsyncAzureOpenAI, count: int
+) -> tuple[str, list[str]]:
+    """A v1 assistant and the ids of `count` files attached through its files route, in order."""
+    assistant: Any = await client.post(
+        "/assistants", body={"model": "m", "tools": [{"type": "code_interpreter"}]}, cast_to=object
+    )
+    ids = []
+    for number in range(count):
+        file = await client.files.create(file=(f"{number}.csv", b"x\n"), purpose="assistants")
+        await client.post(
+            f"/assistants/{assistant['id']}/files", body={"file_id": file.id}, cast_to=object
+        )
+        ids.append(file.id)
+    return assistant["id"], ids
+
+
+async def test_v1_assistant_files_list_pages_like_every_list(http: httpx2.AsyncClient) -> None:
+    client = azure_v1(http)
+    assistant_id, ids = await assistant_with_files(client, 3)
+    files = f"/openai/assistants/{assistant_id}/files"
+
+    async def listed(**query: Any) -> Any:
+        response = await http.get(files, params={"api-version": V1, **query})
+        return response.status_code, response.json()
+
+    status, first = await listed(limit=1, order="asc")
+    _, rest = await listed(limit=5, order="asc", after=ids[0])
+    _, newest = await listed(limit=1)
+    _, before = await listed(order="asc", before=ids[2])
+    bad_order, _ = await listed(order="sideways")
+    bad_cursor, _ = await listed(after="file-nope")
+    bad_limit, _ = await listed(limit=0)
+
+    assert status == 200
+    assert [item["id"] for item in first["data"]] == ids[:1] and first["has_more"] is True
+    assert [item["id"] for item in rest["data"]] == ids[1:] and rest["has_more"] is False
+    assert [item["id"] for item in newest["data"]] == ids[2:] and newest["has_more"] is True
+    assert [item["id"] for item in before["data"]] == ids[:2]
+    assert (bad_order, bad_cursor, bad_limit) == (400, 400, 400)
