@@ -65,3 +65,55 @@ async def test_v1_assistant_files_list_pages_like_every_list(http: httpx2.AsyncC
     assert [item["id"] for item in newest["data"]] == ids[2:] and newest["has_more"] is True
     assert [item["id"] for item in before["data"]] == ids[:2]
     assert (bad_order, bad_cursor, bad_limit) == (400, 400, 400)
+
+
+async def test_v1_an_assistant_takes_no_more_files_than_its_body_may_name(
+    http: httpx2.AsyncClient,
+) -> None:
+    client = azure_v1(http)
+    assistant_id, ids = await assistant_with_files(client, 20)
+    extra = await client.files.create(file=("21.csv", b"x\n"), purpose="assistants")
+
+    refused = await http.post(
+        f"/openai/assistants/{assistant_id}/files",
+        params={"api-version": V1},
+        json={"file_id": extra.id},
+    )
+    again = await http.post(
+        f"/openai/assistants/{assistant_id}/files",
+        params={"api-version": V1},
+        json={"file_id": ids[0]},
+    )
+    shown: Any = await client.get(f"/assistants/{assistant_id}", cast_to=object)
+    # What a v1 client reads back it can send back.
+    updated = await http.post(
+        f"/openai/assistants/{assistant_id}",
+        params={"api-version": V1},
+        json={"file_ids": shown["file_ids"]},
+    )
+
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "file_id"
+    assert again.status_code == 200  # attaching an attached file again is no new file
+    assert shown["file_ids"] == ids and updated.status_code == 200
+
+
+async def test_v1_a_deleted_file_the_assistant_still_names_can_be_detached(
+    http: httpx2.AsyncClient,
+) -> None:
+    client = azure_v1(http)
+    assistant_id, (kept, gone) = await assistant_with_files(client, 2)
+    await client.files.delete(gone)
+    files = f"/openai/assistants/{assistant_id}/files"
+
+    before: Any = await client.get(f"/assistants/{assistant_id}", cast_to=object)
+    detached = await http.delete(f"{files}/{gone}", params={"api-version": V1})
+    after: Any = await client.get(f"/assistants/{assistant_id}", cast_to=object)
+    updated = await http.post(
+        f"/openai/assistants/{assistant_id}",
+        params={"api-version": V1},
+        json={"file_ids": after["file_ids"]},
+    )
+
+    assert before["file_ids"] == [kept, gone]
+    assert detached.status_code == 200 and detached.json()["deleted"] is True
+    assert after["file_ids"] == [kept] and updated.status_code == 200

@@ -44,9 +44,15 @@ def _wire(assistant: Assistant, file: File) -> JSON:
     }
 
 
-def _files(engine: RunEngine, assistant: Assistant) -> list[File]:
+def _file_ids(assistant: Assistant) -> list[str]:
     code = assistant.tool_resources.get("code_interpreter") or {}
-    found = [engine.store.get(File, file_id) for file_id in code.get("file_ids", [])]
+    file_ids: list[str] = code.get("file_ids", [])
+    return file_ids
+
+
+def _files(engine: RunEngine, assistant: Assistant) -> list[File]:
+    """The attached files that still exist (a deleted file stays named until detached)."""
+    found = [engine.store.get(File, file_id) for file_id in _file_ids(assistant)]
     return [file for file in found if file is not None]
 
 
@@ -71,14 +77,14 @@ async def create_assistant_file(request: Request, engine: RunEngine) -> Response
     return JSONResponse(_wire(assistant, file))
 
 
-def _attached(request: Request, engine: RunEngine) -> tuple[Assistant, File]:
+def _attached(request: Request, engine: RunEngine) -> tuple[Assistant, str]:
+    """The assistant and the id of one of its files; 404 for a file it does not name."""
     _v1_only(request)
     assistant = engine.assistant(request.path_params["assistant_id"])
     file_id = request.path_params["file_id"]
-    for file in _files(engine, assistant):
-        if file.id == file_id:
-            return assistant, file
-    raise not_found("file", file_id)
+    if file_id not in _file_ids(assistant):
+        raise not_found("file", file_id)
+    return assistant, file_id
 
 
 async def list_assistant_files(request: Request, engine: RunEngine) -> Response:
@@ -88,16 +94,21 @@ async def list_assistant_files(request: Request, engine: RunEngine) -> Response:
 
 
 async def retrieve_assistant_file(request: Request, engine: RunEngine) -> Response:
-    return JSONResponse(_wire(*_attached(request, engine)))
+    assistant, file_id = _attached(request, engine)
+    file = engine.store.get(File, file_id)
+    if file is None:
+        raise not_found("file", file_id)
+    return JSONResponse(_wire(assistant, file))
 
 
 async def delete_assistant_file(request: Request, engine: RunEngine) -> Response:
-    assistant, file = _attached(request, engine)
-    engine.catalog.attach_file(assistant.id, file.id, attach=False)
+    """Detach a file the assistant names, deleted or not."""
+    assistant, file_id = _attached(request, engine)
+    engine.catalog.attach_file(assistant.id, file_id, attach=False)
     found = _search_store(engine, assistant)
-    if found is not None and found[0].tables.get_file(found[1].id, file.id) is not None:
-        found[0].delete_file(found[1].id, file.id)
-    return JSONResponse({"id": file.id, "object": "assistant.file.deleted", "deleted": True})
+    if found is not None and found[0].tables.get_file(found[1].id, file_id) is not None:
+        found[0].delete_file(found[1].id, file_id)
+    return JSONResponse({"id": file_id, "object": "assistant.file.deleted", "deleted": True})
 
 
 def assistant_file_routes() -> list[tuple[str, str, Handler]]:
