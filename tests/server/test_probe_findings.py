@@ -4,6 +4,7 @@ client would drive it."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx2
@@ -117,3 +118,43 @@ async def test_v1_a_deleted_file_the_assistant_still_names_can_be_detached(
     assert before["file_ids"] == [kept, gone]
     assert detached.status_code == 200 and detached.json()["deleted"] is True
     assert after["file_ids"] == [kept] and updated.status_code == 200
+
+
+async def test_v1_a_file_attached_to_a_retrieval_assistant_is_searched(
+    http: httpx2.AsyncClient, settle: Callable[[], Awaitable[None]]
+) -> None:
+    """The assistant has `retrieval` and no files yet (so no vector store): the file attached
+    later through its files route is what its runs search, as a v1 user attached them."""
+    client = azure_v1(http)
+    v2 = openai.AsyncAzureOpenAI(
+        azure_endpoint="http://testserver", api_version="2024-05-01-preview", api_key="key",
+        http_client=http, max_retries=0,
+    )  # fmt: skip
+    notes = await client.files.create(file=("zoo.txt", b"Zebras run fast."), purpose="assistants")
+    assistant: Any = await client.post(
+        "/assistants", body={"model": "m", "tools": [{"type": "retrieval"}]}, cast_to=object
+    )
+    files = f"/assistants/{assistant['id']}/files"
+    await client.post(files, body={"file_id": notes.id}, cast_to=object)
+    await client.post(files, body={"file_id": notes.id}, cast_to=object)  # again: no change
+    await settle()
+
+    resources = (await v2.beta.assistants.retrieve(assistant["id"])).tool_resources
+    assert resources is not None and resources.file_search is not None
+    (store_id,) = resources.file_search.vector_store_ids or []
+    in_store = await v2.vector_stores.files.list(store_id)
+    run: Any = await client.post(
+        "/threads/runs",
+        body={
+            "assistant_id": assistant["id"],
+            "thread": {"messages": [{"role": "user", "content": "zebras"}]},
+        },
+        cast_to=object,
+    )
+    await settle()
+    messages: Any = await client.get(f"/threads/{run['thread_id']}/messages", cast_to=object)
+
+    assert [item.id for item in in_store.data] == [notes.id]
+    answer = messages["data"][0]["content"][0]["text"]
+    assert "Zebras run fast." in answer["value"]
+    assert answer["annotations"][0]["file_citation"]["file_id"] == notes.id

@@ -4,9 +4,9 @@ only (`views.py`); under v2 they answer as any unknown URL.
 v1 attached a file to an assistant for both its tools; v2 keeps such files in its
 `tool_resources`. These routes are a view over the same assistant: a file attached here joins
 `tool_resources.code_interpreter.file_ids` (the `file_ids` a v1 assistant shows) and, when the
-assistant has a file search vector store, that store; detaching takes it out of both. An
-`assistant.file`'s `created_at` is the file's upload time (no attach time is kept); the list is
-in attach order (`order=asc`), paged as every list.
+assistant has file search, its vector store (made on the first attach if it has none);
+detaching takes it out of both. An `assistant.file`'s `created_at` is the file's upload time
+(no attach time is kept); the list is in attach order (`order=asc`), paged as every list.
 """
 
 from __future__ import annotations
@@ -64,14 +64,31 @@ def _search_store(engine: RunEngine, assistant: Assistant) -> tuple[FileSearch, 
     return None if store is None else (service, store)
 
 
-async def create_assistant_file(request: Request, engine: RunEngine) -> Response:
-    _v1_only(request)
-    body = parse_body(AssistantFileBody, await request.body())
-    assistant = engine.catalog.attach_file(request.path_params["assistant_id"], body.file_id)
+def _searchable(engine: RunEngine, assistant: Assistant, file_id: str) -> None:
+    """Put a newly attached file in the assistant's vector store; a file search assistant
+    without one gets one (as v1 `file_ids` with `retrieval` make it at creation)."""
     found = _search_store(engine, assistant)
     if found is not None:
         service, store = found
-        service.add_file(store, body.file_id)
+        if service.tables.get_file(store.id, file_id) is None:
+            service.add_file(store, file_id)
+        return
+    if not any(tool.get("type") == "file_search" for tool in assistant.tools):
+        return
+    service = FileSearch.of(engine.store, engine.clock.now)
+    store = service.create_store(name="", metadata={}, expires_after_days=None)
+    service.add_file(store, file_id)
+    search = {**(assistant.tool_resources.get("file_search") or {}), "vector_store_ids": [store.id]}
+    resources = {**assistant.tool_resources, "file_search": search}
+    engine.store.put(assistant.model_copy(update={"tool_resources": resources}))
+
+
+async def create_assistant_file(request: Request, engine: RunEngine) -> Response:
+    _v1_only(request)
+    body = parse_body(AssistantFileBody, await request.body())
+    with engine.store.transaction():  # the file in both places, or in neither
+        assistant = engine.catalog.attach_file(request.path_params["assistant_id"], body.file_id)
+        _searchable(engine, assistant, body.file_id)
     file = engine.store.get(File, body.file_id)
     assert file is not None  # attach_file checked it
     return JSONResponse(_wire(assistant, file))
