@@ -158,3 +158,19 @@ async def test_v1_a_file_attached_to_a_retrieval_assistant_is_searched(
     answer = messages["data"][0]["content"][0]["text"]
     assert "Zebras run fast." in answer["value"]
     assert answer["annotations"][0]["file_citation"]["file_id"] == notes.id
+
+
+async def test_an_update_setting_model_to_null_is_refused_and_leaves_the_assistant_whole(
+    client: openai.AsyncOpenAI, http: httpx2.AsyncClient
+) -> None:
+    assistant = await client.beta.assistants.create(model="gpt-4o", name="kept")
+
+    refused = await http.post(f"/v1/assistants/{assistant.id}", json={"model": None})
+    renamed = await http.post(f"/v1/assistants/{assistant.id}", json={"name": None})
+    after = await client.beta.assistants.retrieve(assistant.id)
+    listed = await client.beta.assistants.list()
+
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "model"
+    assert renamed.status_code == 200
+    assert after.model == "gpt-4o" and after.name is None
+    assert [item.id for item in listed.data] == [assistant.id]

@@ -295,7 +295,7 @@ class AssistantBody(_ToolsMixin):
 class AssistantUpdateBody(AssistantBody):
     """POST /assistants/{assistant_id}: any field of an assistant."""
 
-    model: str | None = None  # type: ignore[assignment]
+    model: str = ""  # absent keeps the assistant's; an explicit null is refused, as any non-string
 
 
 class ThreadUpdateBody(_Body):
