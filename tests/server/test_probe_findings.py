@@ -174,3 +174,28 @@ async def test_an_update_setting_model_to_null_is_refused_and_leaves_the_assista
     assert renamed.status_code == 200
     assert after.model == "gpt-4o" and after.name is None
     assert [item.id for item in listed.data] == [assistant.id]
+
+
+async def test_a_deleted_file_leaves_every_vector_store_and_is_no_longer_searched(
+    client: openai.AsyncOpenAI, settle: Callable[[], Awaitable[None]]
+) -> None:
+    """As the hosted API: "Delete a file and remove it from all vector stores"."""
+    gone = await client.files.create(
+        file=("otters.txt", b"Otters hold hands."), purpose="assistants"
+    )
+    kept = await client.files.create(
+        file=("dams.txt", b"Beavers build dams."), purpose="assistants"
+    )
+    first = await client.vector_stores.create(file_ids=[gone.id, kept.id])
+    second = await client.vector_stores.create(file_ids=[gone.id])
+    await settle()
+    await client.files.delete(gone.id)
+
+    in_first = await client.vector_stores.files.list(first.id)
+    in_second = await client.vector_stores.files.list(second.id)
+    counts = (await client.vector_stores.retrieve(second.id)).file_counts
+    found = await client.vector_stores.search(first.id, query="otters")
+
+    assert [item.id for item in in_first.data] == [kept.id]
+    assert in_second.data == [] and counts.total == 0
+    assert all(result.file_id != gone.id for result in found.data)
