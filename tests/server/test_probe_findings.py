@@ -14,6 +14,7 @@ import pytest
 pytestmark = pytest.mark.anyio
 
 V1 = "2024-02-15-preview"
+MESSAGES = "/threads/{t}/messages"
 
 
 def azure_v1(http: httpx2.AsyncClient) -> openai.AsyncAzureOpenAI:
@@ -199,3 +200,38 @@ async def test_a_deleted_file_leaves_every_vector_store_and_is_no_longer_searche
     assert [item.id for item in in_first.data] == [kept.id]
     assert in_second.data == [] and counts.total == 0
     assert all(result.file_id != gone.id for result in found.data)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "param"),
+    [
+        pytest.param(MESSAGES, {"file_ids": "f"}, "file_ids", id="message-not-a-list"),
+        pytest.param(MESSAGES, {"file_ids": [1]}, "file_ids[0]", id="message-not-a-string"),
+        pytest.param(MESSAGES, {"file_ids": ["f"] * 11}, "file_ids", id="message-11-files"),
+        pytest.param(
+            "/threads", {"messages": [{"file_ids": ["f"] * 11}]}, "messages[0].file_ids",
+            id="thread-message-11-files",
+        ),
+        pytest.param("/assistants", {"file_ids": ["f"] * 21}, "file_ids", id="assistant-21-files"),
+        pytest.param("/assistants", {"file_ids": [None]}, "file_ids[0]", id="assistant-null-file"),
+    ],
+)  # fmt: skip
+async def test_v1_file_ids_errors_name_the_v1_field_the_client_sent(
+    http: httpx2.AsyncClient, path: str, body: dict[str, Any], param: str
+) -> None:
+    """v1 clients send `file_ids` (at most 10 on a message, 20 on an assistant, as v1 had);
+    an error about them names `file_ids`, not the v2 field the server keeps them in."""
+    thread = (await http.post("/openai/threads", params={"api-version": V1}, json={})).json()
+    if "messages" in body:
+        body = {"messages": [{"role": "user", "content": "x", **body["messages"][0]}]}
+    elif "/messages" in path:
+        body = {"role": "user", "content": "x", **body}
+    else:
+        body = {"model": "m", "tools": [{"type": "retrieval"}], **body}
+
+    response = await http.post(
+        "/openai" + path.format(t=thread["id"]), params={"api-version": V1}, json=body
+    )
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == param
