@@ -54,6 +54,7 @@ MAX_MESSAGE_CHARS = 256_000  # a message's content, or each of its text parts
 MAX_TOOL_OUTPUTS_BYTES = 512 * 1024  # all the outputs of one submission, UTF-8, exclusive
 MAX_INSTRUCTIONS_CHARS = 256_000  # an assistant's or a run's instructions
 MAX_TOKENS = 2**31 - 1  # the largest max_prompt_tokens / max_completion_tokens
+MAX_CODE_FILES = 20  # the code interpreter's file_ids (a v1 assistant's files)
 _FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
@@ -195,7 +196,7 @@ class MetadataBody(_Body):
 
 
 class CodeInterpreterResources(_Body):
-    file_ids: Annotated[list[str], Field(max_length=20)] = []
+    file_ids: Annotated[list[str], Field(max_length=MAX_CODE_FILES)] = []
 
 
 class FileSearchResources(_Body):
@@ -294,7 +295,7 @@ class AssistantBody(_ToolsMixin):
 class AssistantUpdateBody(AssistantBody):
     """POST /assistants/{assistant_id}: any field of an assistant."""
 
-    model: str | None = None  # type: ignore[assignment]
+    model: str = ""  # absent keeps the assistant's; an explicit null is refused, as any non-string
 
 
 class ThreadUpdateBody(_Body):

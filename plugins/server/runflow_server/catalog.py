@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from .bodies import (
+    MAX_CODE_FILES,
     AssistantBody,
     MessageBody,
     MetadataBody,
@@ -24,7 +25,7 @@ from .bodies import (
     ThreadUpdateBody,
     ToolResources,
 )
-from .errors import not_found
+from .errors import bad_request, not_found
 from .objects import (
     assistant_object,
     assistant_update,
@@ -91,12 +92,21 @@ class Catalog:
 
     def attach_file(self, assistant_id: str, file_id: str, *, attach: bool = True) -> Assistant:
         """The assistant with `file_id` in (or out of, `attach=False`) its code interpreter's
-        files (v1's assistant files); 404 for a file that does not exist."""
+        files (v1's assistant files); 404 for a file that does not exist, 400 past `MAX_CODE_FILES`;
+        attaching an attached file leaves it where it is."""
         assistant = self._engine.assistant(assistant_id)
         if attach and self._store.get(File, file_id) is None:
             raise not_found("file", file_id)
         code = assistant.tool_resources.get("code_interpreter") or {}
+        if attach and file_id in code.get("file_ids", []):
+            return assistant
         file_ids = [known for known in code.get("file_ids", []) if known != file_id]
+        if attach and len(file_ids) >= MAX_CODE_FILES:
+            raise bad_request(
+                f"Invalid 'file_id': an assistant can have at most {MAX_CODE_FILES} files"
+                " attached.",
+                param="file_id",
+            )
         code = {**code, "file_ids": [*file_ids, file_id] if attach else file_ids}
         resources = {**assistant.tool_resources, "code_interpreter": code}
         assistant = assistant.model_copy(update={"tool_resources": resources})

@@ -10,6 +10,8 @@ the store beside the file object, so a server restarted on its database still se
 file's `expires_at` (files are not deleted when it passes). Lists take up to 10,000 files, all
 by default, as the spec says.
 
+Deleting a file takes it out of every vector store, as the hosted API does.
+
 A file's name is a label, never a path (RFC 7578, 4.2): the directories of a name sent as a
 path (`../../etc/passwd`, `C:\\data\\notes.txt`, `/tmp/x`) are dropped and its last part kept,
 as browsers do; a name with a control character (NUL, CR, LF...), more than 255 characters, or
@@ -34,6 +36,7 @@ from starlette.responses import JSONResponse, Response
 
 from .engine import RunEngine
 from .errors import APIError, bad_request
+from .file_search import FileSearch
 from .forms import FormItem, UploadedFile, read_form
 from .objects import file_object
 from .parsing import load_json
@@ -151,7 +154,13 @@ async def file_content(request: Request, engine: RunEngine) -> Response:
 
 
 async def delete_file(request: Request, engine: RunEngine) -> Response:
-    return delete(engine, _file(engine, request.path_params["file_id"]))
+    """Delete a file and take it out of every vector store (its chunks are no longer searched)."""
+    file = _file(engine, request.path_params["file_id"])
+    search = FileSearch.of(engine.store, engine.clock.now)
+    with engine.store.transaction():
+        for store_id in search.tables.stores_with(file.id):
+            search.delete_file(store_id, file.id)
+        return delete(engine, file)
 
 
 def file_routes() -> list[tuple[str, str, Handler]]:

@@ -1,5 +1,6 @@
 """What every route shares: the engine handed to each handler (`endpoint`), records rendered
-for the request's view (`respond`), list pages (`page`) and deletions (`delete`).
+for the request's view (`respond`), list pages (`page`; `page_of` for lists held in memory) and
+deletions (`delete`).
 
 `endpoint` gives a handler the app's engine, and lets the engine pick up, on first use, the runs
 a previous server left on its database (the in-process ASGI transport runs no lifespan). Errors
@@ -21,7 +22,7 @@ from .objects import deleted_object, page_object
 from .records import Record
 from .views import view_of
 
-__all__ = ["Handler", "delete", "endpoint", "page", "respond"]
+__all__ = ["Handler", "delete", "endpoint", "page", "page_of", "respond"]
 
 Handler = Callable[[Request, RunEngine], Awaitable[Response]]
 
@@ -56,11 +57,7 @@ def page(
     """A list response: `limit` (1 to `most`, `default`), `order` (desc), `after`, `before`;
     `render` shapes each object for this request."""
     query = request.query_params
-    limit = _limit(query.get("limit"), most=most, default=default)
-    order = query.get("order", "desc")
-    if order not in ("asc", "desc"):
-        raise bad_request("Invalid 'order': expected 'asc' or 'desc'.", param="order")
-    direction: Literal["asc", "desc"] = "asc" if order == "asc" else "desc"
+    limit, direction = _limit_and_order(request, most=most, default=default)
     try:
         page = engine.store.page(
             cls,
@@ -79,6 +76,42 @@ def page(
     if render is not None:
         data = [render(item) for item in data]
     return JSONResponse(page_object(data, has_more=page.has_more))
+
+
+def page_of(request: Request, oldest_first: list[dict[str, Any]]) -> Response:
+    """A list response over objects held in memory (oldest first), paged as `page` pages the
+    store: `limit` (1 to 100, 20), `order` (desc), `after`, `before` naming objects of the list."""
+    query = request.query_params
+    limit, direction = _limit_and_order(request, most=100, default=20)
+    items = oldest_first if direction == "asc" else oldest_first[::-1]
+    ids = [item["id"] for item in items]
+    start, end = 0, len(items)
+    for name in ("after", "before"):
+        cursor = query.get(name)
+        if cursor is None:
+            continue
+        if cursor not in ids:
+            raise bad_request(f"Invalid '{name}': no such object in this list.", param=name)
+        if name == "after":
+            start = max(start, ids.index(cursor) + 1)
+        else:
+            end = min(end, ids.index(cursor))
+    if query.get("before") is not None and query.get("after") is None:
+        data, has_more = items[max(start, end - limit) : end], end - limit > start
+    else:
+        data, has_more = items[start : min(end, start + limit)], start + limit < end
+    return JSONResponse(page_object(data, has_more=has_more))
+
+
+def _limit_and_order(
+    request: Request, *, most: int, default: int
+) -> tuple[int, Literal["asc", "desc"]]:
+    query = request.query_params
+    limit = _limit(query.get("limit"), most=most, default=default)
+    order = query.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise bad_request("Invalid 'order': expected 'asc' or 'desc'.", param="order")
+    return limit, "asc" if order == "asc" else "desc"
 
 
 def _limit(text: str | None, *, most: int, default: int) -> int:

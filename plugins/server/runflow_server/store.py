@@ -97,7 +97,7 @@ class Store:
 
     def add(self, record: Record, *, state: RunState | JSON | None = None) -> None:
         """Store a new record (under its parent), with what the server keeps beside it."""
-        wire = record.to_wire()
+        wire = _loadable(record)
         with self.transaction():
             self._db.execute(
                 f"INSERT INTO {record.kind} (id, parent, created_at, status, expires_at, data,"
@@ -115,7 +115,7 @@ class Store:
 
     def put(self, record: Record, *, state: RunState | JSON | None = None) -> None:
         """Write a changed record back (and its state, when given)."""
-        wire = record.to_wire()
+        wire = _loadable(record)
         with self.transaction():
             self._db.execute(
                 f"UPDATE {record.kind} SET status = ?, expires_at = ?, data = ? WHERE id = ?",
@@ -249,6 +249,14 @@ class Store:
 
     def _all(self, cls: type[R], sql: str, args: Sequence[Any]) -> list[R]:
         return [cls.from_wire(json.loads(row[0])) for row in self._rows(sql, args)]
+
+
+def _loadable(record: Record) -> JSON:
+    """The record's wire JSON, checked to load back: `model_copy(update=...)` does not validate,
+    and a record that cannot be read would break every request that reads it, not this one."""
+    wire = record.to_wire()
+    type(record).from_wire(wire)
+    return wire
 
 
 def _state_json(state: RunState | JSON | None) -> str:

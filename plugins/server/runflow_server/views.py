@@ -10,7 +10,9 @@ routes answer and the events they stream, so a client of another version sees it
   `tool_resources.code_interpreter.file_ids` (and, when it has the `retrieval` tool, a
   `file_search` vector store of the same files); a message's `file_ids` become `attachments`
   for both tools; the `retrieval` tool is `file_search`. `tool_resources` and `attachments`
-  are v2 fields, unknown in v1 ("Unrecognized request argument supplied"). Responses: the
+  are v2 fields, unknown in v1 ("Unrecognized request argument supplied"). `file_ids` are
+  checked before they move (strings, at most 10 on a message, 20 on an assistant), so an error
+  names the field the client sent. Responses: the
   mirror (`file_ids` back from those places, `retrieval` for `file_search`, in run steps too),
   without `tool_resources` or `attachments`. A v1 run's `file_ids` come from its own
   `tool_resources` as an assistant's do (`[]` while runs carry `tool_resources: {}`). v1's
@@ -57,6 +59,8 @@ View = Literal["v1", "v2", "foundry"]
 V1_AZURE_VERSIONS = frozenset({"2024-02-15-preview", "2024-03-01-preview", "2024-04-01-preview"})
 _ASSISTANT_PATH = re.compile(r"/assistants(/[^/]+)?/?$")
 _V2_ONLY = ("tool_resources", "attachments")
+MAX_MESSAGE_FILES_V1 = 10
+MAX_ASSISTANT_FILES_V1 = 20
 
 
 def view_of(scope: Scope) -> View:
@@ -88,17 +92,39 @@ def _tools_v2(tools: Any) -> Any:
     ]
 
 
+def _file_ids_v1(body: JSON, prefix: str, most: int) -> list[str] | None:
+    """A v1 body's `file_ids` (taken out of it), checked here, where the field still has the
+    name the client sent: a list of at most `most` strings (v1 took 10 on a message, 20 on an
+    assistant)."""
+    file_ids = body.pop("file_ids", None)
+    if file_ids is None:
+        return None
+    param = f"{prefix}.file_ids" if prefix else "file_ids"
+    if not isinstance(file_ids, list):
+        raise bad_request(f"Invalid type for '{param}': expected an array.", param=param)
+    for index, file_id in enumerate(file_ids):
+        if not isinstance(file_id, str):
+            item = f"{param}[{index}]"
+            raise bad_request(f"Invalid type for '{item}': expected a string.", param=item)
+    if len(file_ids) > most:
+        raise bad_request(
+            f"Invalid '{param}': array too long. Expected an array with maximum length {most},"
+            f" but got an array with length {len(file_ids)} instead.",
+            param=param,
+            code="array_above_max_length",
+        )
+    return file_ids
+
+
 def _message_v1(message: Any, param: str) -> Any:
     """A v1 message body: its `file_ids` as attachments for both file tools."""
     if not isinstance(message, dict):
         return message
     _refuse_v2_fields(message, param)
-    file_ids = message.pop("file_ids", None)
-    if isinstance(file_ids, list):
+    file_ids = _file_ids_v1(message, param, MAX_MESSAGE_FILES_V1)
+    if file_ids is not None:
         tools = [{"type": "code_interpreter"}, {"type": "file_search"}]
         message["attachments"] = [{"file_id": file_id, "tools": tools} for file_id in file_ids]
-    elif file_ids is not None:
-        message["attachments"] = file_ids  # not a list: the route names the param
     return message
 
 
@@ -116,7 +142,10 @@ def request_v1(path: str, body: JSON) -> JSON:
     _refuse_v2_fields(body)
     if "tools" in body:
         body["tools"] = _tools_v2(body["tools"])
-    file_ids = body.pop("file_ids", None)
+    if _ASSISTANT_PATH.search(path):
+        file_ids = _file_ids_v1(body, "", MAX_ASSISTANT_FILES_V1)
+    else:
+        file_ids = body.pop("file_ids", None)
     if file_ids is not None and _ASSISTANT_PATH.search(path):
         resources: JSON = {"code_interpreter": {"file_ids": file_ids}}
         if any(tool.get("type") == "file_search" for tool in body.get("tools") or []):

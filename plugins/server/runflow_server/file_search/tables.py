@@ -165,6 +165,11 @@ class Tables:
             self._db.execute("DELETE FROM vs_chunks" + where, (store_id, file_id))
             self._db.execute("DELETE FROM vs_files" + where, (store_id, file_id))
 
+    def stores_with(self, file_id: str) -> list[str]:
+        """The ids of the vector stores that hold this file."""
+        rows = self._rows("SELECT vector_store_id FROM vs_files WHERE file_id = ?", (file_id,))
+        return [row[0] for row in rows]
+
     def files(self, store_ids: Iterable[str]) -> list[VectorStoreFile]:
         ids = list(store_ids)
         marks = ", ".join("?" * len(ids))
