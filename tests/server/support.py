@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import AsyncIterable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import anyio
 import openai
 import uvicorn
 from pydantic import BaseModel
+
+from runflow_server.brains import BrainEvent, TextDelta, Turn
 
 RECORDINGS = Path("/work/shared/fixtures/openai-recordings/assistants")
 
@@ -89,3 +92,17 @@ def serve_in_thread(app: Any, *, backlog: int | None = None) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+class GatedBrain:
+    """Streams `first`, then waits until the test sets `gate` (a thread event: the server may
+    run in another thread) and streams `then`; a run cancelled meanwhile stops waiting."""
+
+    def __init__(self, first: str, then: str) -> None:
+        self.first, self.then = first, then
+        self.gate = threading.Event()
+
+    async def respond(self, turn: Turn) -> AsyncIterator[BrainEvent]:
+        yield TextDelta(self.first)
+        await anyio.to_thread.run_sync(self.gate.wait, abandon_on_cancel=True)
+        yield TextDelta(self.then)

@@ -5,7 +5,6 @@ real code interpreter and file search."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,7 +30,7 @@ from runflow_server.brains import (
 )
 
 from .conftest import Server
-from .support import read_stream, serve_in_thread
+from .support import GatedBrain, read_stream, serve_in_thread
 
 pytestmark = pytest.mark.anyio
 
@@ -196,22 +195,9 @@ async def test_an_unconfigured_builtin_fails_the_run_clearly(
     assert "code_interpreter" in run.last_error.message
 
 
-class Gated:
-    """Streams two pieces of text, the second only once the test has seen the first (the
-    server runs in another thread, hence a thread event)."""
-
-    def __init__(self) -> None:
-        self.gate = threading.Event()
-
-    async def respond(self, turn: Turn) -> AsyncIterator[BrainEvent]:
-        yield TextDelta("first ")
-        await anyio.to_thread.run_sync(self.gate.wait)
-        yield TextDelta("second")
-
-
 async def test_text_deltas_are_published_as_they_arrive() -> None:
     """Over a real socket: the in-process transport buffers a whole response."""
-    brain = Gated()
+    brain = GatedBrain("first ", "second")  # the second once the test saw the first
     app = create_app(brain=brain)
     with serve_in_thread(app) as url:
         async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="test") as client:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 
 import anyio
@@ -16,26 +15,14 @@ from runflow_server import create_app
 from runflow_server.brains import BrainEvent, TextDelta, Turn
 
 from .conftest import Server
-from .support import serve_in_thread
+from .support import GatedBrain, serve_in_thread
 
 pytestmark = pytest.mark.anyio
 
 
-class Stalling:
-    """Streams one piece of text, then waits (for the test to cancel the run) until released."""
-
-    def __init__(self) -> None:
-        self.release = threading.Event()
-
-    async def respond(self, turn: Turn) -> AsyncIterator[BrainEvent]:
-        yield TextDelta("Half a ")
-        await anyio.to_thread.run_sync(self.release.wait, abandon_on_cancel=True)
-        yield TextDelta("thought.")
-
-
 async def test_a_message_cancelled_mid_stream_can_be_read_back() -> None:
     """Over a real socket: the in-process transport buffers a whole response."""
-    brain = Stalling()
+    brain = GatedBrain("Half a ", "thought.")  # the test cancels the run meanwhile
     app = create_app(brain=brain)
     with serve_in_thread(app) as url:
         async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="test") as client:
@@ -60,7 +47,7 @@ async def test_a_message_cancelled_mid_stream_can_be_read_back() -> None:
                                 created.run_id or "", thread_id=thread.id
                             )
             finally:
-                brain.release.set()
+                brain.gate.set()
             assert created is not None
             message = await client.beta.threads.messages.retrieve(created.id, thread_id=thread.id)
             run = await client.beta.threads.runs.retrieve(created.run_id or "", thread_id=thread.id)
