@@ -17,12 +17,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .engine import RunEngine
-from .errors import bad_request
+from .errors import APIError, bad_request
 from .objects import deleted_object, page_object
 from .records import Record
 from .views import view_of
 
-__all__ = ["Handler", "delete", "endpoint", "page", "page_of", "respond"]
+__all__ = ["Handler", "delete", "endpoint", "page", "page_of", "respond", "unknown_cursor"]
 
 Handler = Callable[[Request, RunEngine], Awaitable[Response]]
 
@@ -69,8 +69,7 @@ def page(
             filters=filters,
         )
     except KeyError as exc:
-        name = exc.args[0]
-        raise bad_request(f"Invalid '{name}': no such object in this list.", param=name) from exc
+        raise unknown_cursor(exc.args[0]) from exc
     view = view_of(request.scope)
     data = [record.to_wire(view) for record in page.data]
     if render is not None:
@@ -91,7 +90,7 @@ def page_of(request: Request, oldest_first: list[dict[str, Any]]) -> Response:
         if cursor is None:
             continue
         if cursor not in ids:
-            raise bad_request(f"Invalid '{name}': no such object in this list.", param=name)
+            raise unknown_cursor(name)
         if name == "after":
             start = max(start, ids.index(cursor) + 1)
         else:
@@ -101,6 +100,11 @@ def page_of(request: Request, oldest_first: list[dict[str, Any]]) -> Response:
     else:
         data, has_more = items[start : min(end, start + limit)], start + limit < end
     return JSONResponse(page_object(data, has_more=has_more))
+
+
+def unknown_cursor(name: str) -> APIError:
+    """400 for an `after` / `before` naming no object of the list."""
+    return bad_request(f"Invalid '{name}': no such object in this list.", param=name)
 
 
 def _limit_and_order(

@@ -19,7 +19,8 @@ from starlette.responses import JSONResponse, Response
 
 from ..engine import RunEngine
 from ..errors import APIError, bad_request, not_found
-from ..routing import Handler
+from ..objects import page_object
+from ..routing import Handler, unknown_cursor
 from .records import FileBatch, FileStatus, VectorStore, VectorStoreFile
 from .requests import (
     AttributesBody,
@@ -124,20 +125,7 @@ def _paging(request: Request) -> tuple[int, Literal["asc", "desc"], str | None, 
 
 
 def _list(data: list[JSON], has_more: bool) -> Response:
-    return JSONResponse(
-        {
-            "object": "list",
-            "data": data,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None,
-            "has_more": has_more,
-        }
-    )
-
-
-def _bad_cursor(exc: KeyError) -> APIError:
-    name = exc.args[0]
-    return bad_request(f"Invalid '{name}': no such object in this list.", param=name)
+    return JSONResponse(page_object(data, has_more=has_more))
 
 
 async def create_store(request: Request, engine: RunEngine) -> Response:
@@ -164,7 +152,7 @@ async def list_stores(request: Request, engine: RunEngine) -> Response:
     try:
         stores, more = service.tables.page_stores(*_paging(request))
     except KeyError as exc:
-        raise _bad_cursor(exc) from exc
+        raise unknown_cursor(exc.args[0]) from exc
     return _list([service.wire(store) for store in stores], more)
 
 
@@ -251,7 +239,7 @@ async def list_files(request: Request, engine: RunEngine) -> Response:
     try:
         files, more = service.tables.page_files(store.id, *_paging(request), status=status)
     except KeyError as exc:
-        raise _bad_cursor(exc) from exc
+        raise unknown_cursor(exc.args[0]) from exc
     return _list([file.to_wire() for file in files], more)
 
 
@@ -328,7 +316,7 @@ async def list_batch_files(request: Request, engine: RunEngine) -> Response:
             batch.vector_store_id, *_paging(request), status=status, batch_id=batch.id
         )
     except KeyError as exc:
-        raise _bad_cursor(exc) from exc
+        raise unknown_cursor(exc.args[0]) from exc
     return _list([file.to_wire() for file in files], more)
 
 
