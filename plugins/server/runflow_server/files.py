@@ -26,7 +26,6 @@ temporary file behind); its size is capped by `middleware.BodyLimit` (`MAX_UPLOA
 
 from __future__ import annotations
 
-import base64
 import re
 from typing import Any, Literal
 
@@ -38,7 +37,6 @@ from .engine import RunEngine
 from .errors import APIError, bad_request
 from .file_search import FileSearch
 from .forms import FormItem, UploadedFile, read_form
-from .objects import file_object
 from .parsing import load_json
 from .records import File
 from .routing import Handler, delete, page
@@ -129,11 +127,8 @@ def _store_upload(engine: RunEngine, items: list[FormItem], *, azure: bool) -> R
         filename = clean_filename(named, param="filename")
     else:
         filename = clean_filename(upload.filename) if upload.filename else "file"
-    content = upload.content
-    now = engine.now()
-    expires_at = None if expires_after is None else now + expires_after.seconds
-    created = file_object(filename, len(content), purpose, created_at=now, expires_at=expires_at)
-    engine.store.add(created, state={"content": base64.b64encode(content).decode()})
+    expires_at = None if expires_after is None else engine.now() + expires_after.seconds
+    created = engine.files.add(filename, upload.content, purpose, expires_at=expires_at)
     return JSONResponse(created.to_wire())
 
 
@@ -149,7 +144,7 @@ async def retrieve_file(request: Request, engine: RunEngine) -> Response:
 
 async def file_content(request: Request, engine: RunEngine) -> Response:
     found = _file(engine, request.path_params["file_id"])
-    content = base64.b64decode(engine.store.state("files", found.id)["content"])
+    content = engine.files.read(found.id)
     return Response(content, media_type="application/octet-stream")
 
 

@@ -20,9 +20,15 @@ class StoredFiles:
         self._clock = clock
 
     def create_file(self, name: str, data: bytes, purpose: str) -> str:
-        created = file_object(name, len(data), purpose, created_at=int(self._clock.now()))
+        return self.add(name, data, purpose).id
+
+    def add(self, name: str, data: bytes, purpose: str, *, expires_at: int | None = None) -> File:
+        """A new file record, its bytes kept beside it (an upload, or a file a tool made)."""
+        created = file_object(
+            name, len(data), purpose, created_at=int(self._clock.now()), expires_at=expires_at
+        )
         self._store.add(created, state={"content": base64.b64encode(data).decode()})
-        return created.id
+        return created
 
     def read(self, file_id: str) -> bytes:
         if self._store.get(File, file_id) is None:
