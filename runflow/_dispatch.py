@@ -40,7 +40,8 @@ from runflow._errors import ToolCallError, ToolPolicyError
 from runflow._events import RunSink, ToolCallAbandoned, ToolCallFinished, ToolCallStarted
 from runflow._lifecycle import ToolCallRequest
 from runflow._tools import ErrorPolicy, Tool, ToolContext, ToolRegistry, serialize_output
-from runflow.clock import Clock, deadline_scope
+from runflow._waits import deadline_scope
+from runflow.clock import Clock
 
 __all__ = [
     "ToolCallRecord",

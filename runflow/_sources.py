@@ -17,6 +17,7 @@ a stream that sends nothing is given up after the idle timeout, or once the run 
 from __future__ import annotations
 
 import logging
+from asyncio import CancelledError
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing, nullcontext
 from dataclasses import dataclass
@@ -36,8 +37,8 @@ from runflow._events import RunPolled, RunSink
 from runflow._result import status_of
 from runflow._runs import still_waiting_for
 from runflow._runstate import RunState
+from runflow._waits import StreamWatch, deadline_scope
 from runflow.backends import Backend, RunAnswer, RunReply
-from runflow.clock import deadline_scope
 
 __all__ = ["Polled", "RunSource", "Seen", "Sources", "StreamEnded", "primed"]
 
@@ -139,8 +140,10 @@ class Sources:
                     # Streaming, a run is answered only when found after an ambiguous failure.
                     then = self.polling(answer, created=created and not self.stream)
                 else:
-                    iterator = aiter(answer)
-                    while (event := await self._next_event(iterator)) is not None:
+                    iterator, watch = aiter(answer), StreamWatch.start(self.state.clock)
+                    if watch is not None:
+                        stack.callback(watch.close)
+                    while (event := await self._next_event(iterator, watch)) is not None:
                         yield event
         except RequestRejectedError as rejected:
             then = await self.after_rejection(rejected, call_ids)
@@ -188,15 +191,30 @@ class Sources:
             return await self.retrying(attempt, recover=recover, retry_if=retry_if, stop_by=stop_by)
 
     async def _next_event(
-        self, iterator: AsyncIterator[AssistantStreamEvent]
+        self, iterator: AsyncIterator[AssistantStreamEvent], watch: StreamWatch | None
     ) -> AssistantStreamEvent | None:
         """The stream's next event (None at its end), waited for no longer than the idle
-        timeout and the run's time left; a stream silent for longer counts as dropped."""
-        with deadline_scope(self.state.clock, self._wait_limit()) or nullcontext():
+        timeout and the run's time left; a stream silent for longer counts as dropped.
+
+        The stream's `watch` ends a wait that lasts too long; without one (no timers on
+        this clock or event loop), each wait has a cancel scope of its own."""
+        if watch is None:
+            with deadline_scope(self.state.clock, self._wait_limit()) or nullcontext():
+                try:
+                    return await anext(iterator)
+                except StopAsyncIteration:
+                    return None
+        else:
+            watch.waiting(self._wait_limit())
             try:
                 return await anext(iterator)
             except StopAsyncIteration:
                 return None
+            except CancelledError:
+                if not watch.ended():
+                    raise
+            finally:
+                watch.done()
         run = self.state.run_id or "(no run yet)"
         raise StreamDroppedError(f"the event stream of run {run} went silent")
 

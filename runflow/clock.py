@@ -10,12 +10,11 @@ A clock speaks epoch seconds (the unit of the API's `created_at` / `expires_at`)
 from __future__ import annotations
 
 import time
-from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
 import anyio
 
-__all__ = ["Clock", "SystemClock", "deadline_scope", "native_cancel_scope"]
+__all__ = ["Clock", "SystemClock"]
 
 
 @runtime_checkable
@@ -43,25 +42,3 @@ class SystemClock:
 
     async def sleep_until(self, deadline: float) -> None:
         await anyio.sleep(max(0.0, deadline - self.now()))
-
-
-def native_cancel_scope(clock: Clock, deadline: float) -> anyio.CancelScope | None:
-    """A cancel scope that the event loop itself ends at `deadline`, for the system clock
-    (cheaper than a task sleeping on the clock); None for other clocks."""
-    if not isinstance(clock, SystemClock):
-        return None
-    return anyio.CancelScope(deadline=anyio.current_time() + (deadline - clock.now()))
-
-
-def deadline_scope(
-    clock: Clock, deadline: float
-) -> AbstractContextManager[anyio.CancelScope] | None:
-    """A cancel scope that ends at `deadline` on `clock`: the event loop's own for the system
-    clock, the clock's `cancel_scope_at()` when it has one (`runflow.testing.FakeClock` does,
-    so tests take the same path as production); None for any other clock (the caller then
-    watches the clock with a task of its own)."""
-    native = native_cancel_scope(clock, deadline)
-    if native is not None:
-        return native
-    cancel_scope_at = getattr(clock, "cancel_scope_at", None)
-    return None if cancel_scope_at is None else cancel_scope_at(deadline)

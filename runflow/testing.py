@@ -150,26 +150,36 @@ class FakeClock:
 
     @contextmanager
     def cancel_scope_at(self, deadline: float) -> Iterator[anyio.CancelScope]:
-        """A cancel scope cancelled when the time reaches `deadline` (what
-        `runflow.clock.deadline_scope` uses, as the event loop's own deadline on the real
-        clock). While it is open it counts as a sleeper."""
+        """A cancel scope cancelled when the time reaches `deadline` (what runflow's bounded
+        waits use, as the event loop's own deadline on the real clock). While it is open it
+        counts as a sleeper."""
         scope = anyio.CancelScope()
         if deadline <= self._now:
             scope.cancel()
         with self._waiting(deadline, scope.cancel), scope:
             yield scope
 
+    def call_at(self, deadline: float, callback: Callable[[], None]) -> _FakeTimer:
+        """Call `callback` when the time reaches `deadline` (the timers `runflow`'s stream
+        watch uses, as the event loop's own on the real clock); `cancel()` the timer to drop
+        it. While it is pending it counts as a sleeper."""
+        timer = _FakeTimer(self, (deadline, next(self._order), callback))
+        heapq.heappush(self._sleepers, timer.entry)
+        self._notify()
+        return timer
+
     @contextmanager
     def _waiting(self, deadline: float, wake: Callable[[], None]) -> Iterator[None]:
-        entry = (deadline, next(self._order), wake)
-        heapq.heappush(self._sleepers, entry)
-        self._notify()
+        timer = self.call_at(deadline, wake)
         try:
             yield
         finally:
-            if entry in self._sleepers:
-                self._sleepers.remove(entry)
-                heapq.heapify(self._sleepers)
+            timer.cancel()
+
+    def _drop(self, entry: tuple[float, int, Callable[[], None]]) -> None:
+        if entry in self._sleepers:
+            self._sleepers.remove(entry)
+            heapq.heapify(self._sleepers)
 
     def advance(self, seconds: float) -> None:
         """Move the time forward by `seconds` and wake every sleeper now due."""
@@ -233,6 +243,17 @@ class FakeClock:
     def _notify(self) -> None:
         self._sleepers_changed.set()
         self._sleepers_changed = anyio.Event()
+
+
+class _FakeTimer:
+    """A callback waiting for a `FakeClock`'s time (see `FakeClock.call_at`)."""
+
+    def __init__(self, clock: FakeClock, entry: tuple[float, int, Callable[[], None]]) -> None:
+        self._clock = clock
+        self.entry = entry
+
+    def cancel(self) -> None:
+        self._clock._drop(self.entry)
 
 
 async def _wait_until_idle() -> None:
