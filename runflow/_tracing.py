@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import Token
 from dataclasses import dataclass, field
 from functools import cache
@@ -36,7 +36,8 @@ import anyio
 from openai.types.beta.threads import Run
 from openai.types.beta.threads.runs import RunStep
 from opentelemetry import context, metrics, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.metrics._internal import _ProxyMeterProvider
+from opentelemetry.trace import ProxyTracerProvider, SpanKind, Status, StatusCode
 
 from runflow._attributes import (
     Attributes,
@@ -63,7 +64,7 @@ from runflow._events import (
     ToolCallFinished,
     ToolCallStarted,
 )
-from runflow._instrumentation import Instrumentation, RunInfo, RunObserver
+from runflow._instrumentation import Instrumentation, NoInstrumentation, RunInfo, RunObserver
 from runflow._lifecycle import RunStatus, ToolCallRequest
 from runflow._metrics import RunMetrics
 from runflow._result import UNHAPPY_ENDS, RunResult, end_detail
@@ -109,9 +110,17 @@ class OpenTelemetryInstrumentation:
         meter = metrics.get_meter("runflow", _version(), meter_provider=meter_provider)
         self._metrics = RunMetrics.create(meter)
         self._capture_content = capture_content
+        self._on_globals = tracer_provider is None and meter_provider is None
+
+    def run(self, info: RunInfo) -> AbstractContextManager[RunObserver]:
+        if self._on_globals and _no_sdk_configured():
+            # Every span and instrument would be a no-op: skip making them (checked per run,
+            # so the runs started once an SDK is configured are recorded).
+            return _UNRECORDED.run(info)
+        return self._recorded(info)
 
     @contextmanager
-    def run(self, info: RunInfo) -> Iterator[RunObserver]:
+    def _recorded(self, info: RunInfo) -> Iterator[RunObserver]:
         capture = self._capture_content
         if capture is None:
             capture = os.environ.get(CAPTURE_CONTENT_ENV, "").strip().lower() in _CAPTURE_VALUES
@@ -374,6 +383,18 @@ def _is_cancellation(exc: BaseException) -> bool:
         return isinstance(exc, anyio.get_cancelled_exc_class())
     except Exception:  # not in an event loop anyio knows
         return False
+
+
+_UNRECORDED = NoInstrumentation()
+
+
+def _no_sdk_configured() -> bool:
+    """Whether the global tracer and meter providers are still OpenTelemetry's proxies with no
+    SDK behind them (their tracers and meters make only non-recording spans and no-op
+    instruments)."""
+    return isinstance(trace.get_tracer_provider(), ProxyTracerProvider) and isinstance(
+        metrics.get_meter_provider(), _ProxyMeterProvider
+    )
 
 
 @cache
