@@ -57,10 +57,14 @@ class RunResult:
 
 def status_of(run: Run) -> RunStatus:
     """The run's status as a RunStatus; `ProtocolError` for a status the API does not have."""
-    try:
-        return RunStatus(run.status)
-    except ValueError:
-        raise ProtocolError(f"run {run.id} has an unknown status {run.status!r}") from None
+    value = run.status  # looked up in a dict, not `RunStatus(value)`: this runs per event
+    status = _STATUSES.get(value) if isinstance(value, str) else None
+    if status is None:
+        raise ProtocolError(f"run {run.id} has an unknown status {run.status!r}")
+    return status
+
+
+_STATUSES: Mapping[str, RunStatus] = {status.value: status for status in RunStatus}
 
 
 _ERRORS: Mapping[RunStatus, type[RunError]] = {

@@ -128,7 +128,7 @@ class Runner:
             journal=journal,
             stream_idle_timeout=stream_idle_timeout,
         )
-        self._run_limiter = CapacityLimiter(max_concurrent_runs)
+        self._run_limiter = anyio.Semaphore(max_concurrent_runs, fast_acquire=True)
         self._thread_locks: dict[str, tuple[anyio.Lock, int]] = {}
         self._task_group: TaskGroup | None = None
 
@@ -339,7 +339,7 @@ class _ThreadLock:
     async def __aenter__(self) -> None:
         if self._thread_id is None:
             return  # a new thread: nobody else can be using it
-        lock, users = self._table.get(self._thread_id, (anyio.Lock(), 0))
+        lock, users = self._table.get(self._thread_id, (anyio.Lock(fast_acquire=True), 0))
         self._table[self._thread_id] = (lock, users + 1)
         try:
             await lock.acquire()

@@ -136,8 +136,10 @@ _NO_RETRY_COPIES: weakref.WeakKeyDictionary[AsyncOpenAI, AsyncOpenAI] = weakref.
 
 
 def _without_retries(client: AsyncOpenAI) -> AsyncOpenAI:
-    """The client with its own retries off, one copy per client (Runners made per request
-    share it instead of each holding a copy of the client and its resources)."""
+    """The client with its own retries off: itself if they are, else one copy per client
+    (Runners made per request share it instead of each holding a copy of the client)."""
+    if client.max_retries == 0:
+        return client
     copy = _NO_RETRY_COPIES.get(client)
     if copy is None:
         copy = _NO_RETRY_COPIES[client] = client.with_options(max_retries=0)
