@@ -116,15 +116,18 @@ def replayed_client(answers: Recorded) -> AsyncOpenAI:
 
 
 async def measure(shape: Shape, runs: int, repeats: int) -> dict[str, float]:
-    """Microseconds of CPU per run, by contender (batches alternate; GC between batches)."""
+    """Microseconds of CPU per run, by contender: the median over `repeats` small batches of
+    `runs` runs, the contenders taking turns batch by batch in a rotating order (so a drift of
+    the machine's speed reaches them all alike), GC off inside a batch."""
     client = replayed_client(await record(shape))
-    measured = contenders(client, Toolbox())
-    for run_once in measured.values():
+    measured = list(contenders(client, Toolbox()).items())
+    for _, run_once in measured:
         for _ in range(10):
             assert await run_once() == "completed"
-    batches: dict[str, list[float]] = {name: [] for name in measured}
-    for _ in range(repeats):
-        for name, run_once in measured.items():
+    batches: dict[str, list[float]] = {name: [] for name, _ in measured}
+    for repeat in range(repeats):
+        turn = repeat % len(measured)
+        for name, run_once in measured[turn:] + measured[:turn]:
             gc.collect()
             gc.disable()
             started = time.thread_time()
@@ -140,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.overhead", description=__doc__)
     parser.add_argument("--rounds", type=int, nargs="+", default=[0, 1, 3])
     parser.add_argument("--calls", type=int, default=1)
-    parser.add_argument("--runs", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=90)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     for rounds in args.rounds:
