@@ -51,7 +51,9 @@ class Creation:
             run_id = entry.run_id
             reply = await self.retrying(lambda: self.sources.retrieve(run_id))
             return self.sources.polling(reply)
-        found = None if entry.thread_id is None else await self._find_run_by_key(entry.key)
+        found = None
+        if entry.thread_id is not None:
+            found = await self.retrying(lambda: self._find_run_by_key(entry.key))
         if found is not None:
             return self.sources.polling(found)
         if entry.thread_id is None:

@@ -8,7 +8,16 @@ import pytest
 from openai import AsyncOpenAI
 from openai.types.beta.threads import Run
 
-from runflow import Journal, OpenAIBackend, Runner, RunStatus, ThreadBusyError, ToolRegistry
+from runflow import (
+    ConnectionLostError,
+    Journal,
+    OpenAIBackend,
+    RetryPolicy,
+    Runner,
+    RunStatus,
+    ThreadBusyError,
+    ToolRegistry,
+)
 from runflow.backends import RunAnswer, RunReply, ToolOutput
 from tests.conftest import ServerFactory
 
@@ -58,6 +67,20 @@ class DyingBackend(OpenAIBackend):
 
     async def cancel_run(self, *, thread_id: str, run_id: str) -> Run:
         raise Crash  # a dead process cancels nothing
+
+
+class FlakyListing(OpenAIBackend):
+    """The real backend, whose first listing of a thread's runs loses its connection."""
+
+    def __init__(self, client: AsyncOpenAI) -> None:
+        super().__init__(client)
+        self.listings = 0
+
+    async def list_runs(self, *, thread_id: str, limit: int = 20) -> list[Run]:
+        self.listings += 1
+        if self.listings == 1:
+            raise ConnectionLostError("connection reset while listing the runs")
+        return await super().list_runs(thread_id=thread_id, limit=limit)
 
 
 def charging_tools(charges: list[int], *, die_in_handler: bool = False) -> ToolRegistry:
@@ -151,6 +174,28 @@ async def test_the_run_found_by_key_is_the_only_run(
 
     [result] = await Runner(server.client, charging_tools([]), journal=Journal(journal)).resume()
 
+    runs = await server.client.beta.threads.runs.list(thread_id=thread_id)
+    assert [run.id for run in runs.data] == [result.run.id]
+
+
+async def test_the_search_for_a_run_by_its_key_survives_a_transient_failure(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    server = make_server(SCENARIO)
+    assistant_id, thread_id = await server.assistant_and_thread()
+    journal = tmp_path / "journal.db"
+    first = Runner(DyingBackend(server.client, "after-create-request"), journal=Journal(journal))
+    with pytest.raises(Crash):
+        await first.run(thread_id=thread_id, assistant_id=assistant_id)
+    flaky = FlakyListing(server.client)
+    retry = RetryPolicy(initial_backoff=0.001)
+
+    [result] = await Runner(
+        flaky, charging_tools([]), journal=Journal(journal), retry=retry
+    ).resume()
+
+    assert flaky.listings == 2  # tried again, not left for another resume()
+    assert result.status is RunStatus.COMPLETED
     runs = await server.client.beta.threads.runs.list(thread_id=thread_id)
     assert [run.id for run in runs.data] == [result.run.id]
 

@@ -210,8 +210,10 @@ async def work(args: argparse.Namespace, threads: list[str]) -> dict[str, Any]:
         async with anyio.create_task_group() as group:
             for thread_id in pending:
                 group.start_soon(start, thread_id)
+    unfinished = len(await journal.unfinished())  # runs resume() could not finish this time
     journal.close()
     return {
+        "unfinished": unfinished,
         "resumed": len(resumed),
         "started": len(pending),
         "statuses": dict(Counter(r.status.value for r in [*resumed, *results])),

@@ -488,6 +488,8 @@ async def test_workers_killed_at_random_points_resume_every_run(tmp_path: Path) 
         + "; ".join(f"{p.number}: {p.describe()}" for p in rounds),
     )
     assert last.returncode == 0 and last.summary, "no worker finished"
+    log = (tmp_path / f"worker-{last.number}.log").read_text()[-3000:]
+    assert last.summary["unfinished"] == 0, f"the last worker left runs unfinished:\n{log}"
     assert runs_per_thread == Counter({1: runs})
     assert statuses == Counter({"completed": runs})
     assert all(thread.message == CRASH_MESSAGE for thread in seen.values())
