@@ -43,7 +43,17 @@ import pytest
 from anyio.streams.text import TextReceiveStream
 from openai import AsyncOpenAI
 
-from runflow import RetryPolicy, Runner, RunResult, RunStatus, ToolContext, ToolRegistry
+from runflow import (
+    RetryPolicy,
+    RunEvent,
+    Runner,
+    RunResult,
+    RunStatus,
+    StatusChanged,
+    SubmissionEnded,
+    ToolContext,
+    ToolRegistry,
+)
 
 from .crash_worker import KILL_POINTS
 from .support import counted, report, size
@@ -558,6 +568,31 @@ class GatedTools:
             await self.gate.wait()
 
 
+@dataclass
+class FirstRoundProgress:
+    """From the runs' own events: whose first outputs the server has accepted, and which of
+    those have come back for their second round (the rest are in the delay step)."""
+
+    runs: int
+    submitted: set[str] = field(default_factory=set)
+    second_round: set[str] = field(default_factory=set)
+    all_submitted: anyio.Event = field(default_factory=anyio.Event)
+
+    def on_event(self, event: RunEvent) -> None:
+        if isinstance(event, SubmissionEnded) and event.error is None:
+            self.submitted.add(event.run_id)
+            if len(self.submitted) == self.runs:
+                self.all_submitted.set()
+        elif isinstance(event, StatusChanged) and self._asks_again(event):
+            self.second_round.add(event.run_id)
+
+    def _asks_again(self, event: StatusChanged) -> bool:
+        return event.status is RunStatus.REQUIRES_ACTION and event.run_id in self.submitted
+
+    def in_delay(self) -> Counter[str]:
+        return Counter({"in_progress": len(self.submitted - self.second_round)})
+
+
 async def statuses(client: AsyncOpenAI, thread_ids: list[str]) -> Counter[str]:
     """The status of each thread's run (with the round it waits on when requires_action)."""
     found: Counter[str] = Counter()
@@ -588,8 +623,9 @@ async def test_runs_end_correctly_across_server_restarts(tmp_path: Path) -> None
     started = time.perf_counter()
     restarts: list[tuple[str, Counter[str], str, float]] = []
 
-    async def restart(how: signal.Signals, inspect: AsyncOpenAI, thread_ids: list[str]) -> None:
-        before = await statuses(inspect, thread_ids)
+    progress = FirstRoundProgress(runs)
+
+    async def restart(how: signal.Signals, before: Counter[str]) -> None:
         stopping = time.perf_counter()
         ended = await anyio.to_thread.run_sync(server.stop, how)
         if how is signal.SIGTERM:
@@ -606,7 +642,10 @@ async def test_runs_end_correctly_across_server_restarts(tmp_path: Path) -> None
             runner = Runner(client, tools.registry(), retry=RESTART_RETRY, max_concurrent_runs=runs)
 
             async def drive(thread_id: str) -> None:
-                results.append(await runner.run(thread_id=thread_id, assistant_id=assistant_id))
+                result = await runner.run(
+                    thread_id=thread_id, assistant_id=assistant_id, on_event=progress.on_event
+                )
+                results.append(result)
 
             with anyio.fail_after(size(90, 300)):
                 async with anyio.create_task_group() as group:
@@ -614,15 +653,12 @@ async def test_runs_end_correctly_across_server_restarts(tmp_path: Path) -> None
                         group.start_soon(drive, thread_id)
                     # 1: every run waits in requires_action, its handlers running: SIGTERM
                     await tools.all_arrived.wait()
-                    await restart(signal.SIGTERM, inspect, thread_ids)
+                    await restart(signal.SIGTERM, await statuses(inspect, thread_ids))
                     # 2: every run has its first outputs in, and is in progress (a delay
-                    # step): SIGKILL, the server crashes
-                    while True:
-                        now = await statuses(inspect, thread_ids)
-                        if not now["requires_action (round 1)"] and not now["queued"]:
-                            break
-                        await anyio.sleep(0.05)  # polling the server's state, bounded above
-                    await restart(signal.SIGKILL, inspect, thread_ids)
+                    # step): SIGKILL, the server crashes. Told by the runs' events, not by
+                    # asking the server (a sweep of every thread can outlast the delay)
+                    await progress.all_submitted.wait()
+                    await restart(signal.SIGKILL, progress.in_delay())
             seen = await inspect_threads(inspect, thread_ids)
     took = time.perf_counter() - started
 
