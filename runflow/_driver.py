@@ -69,6 +69,8 @@ T = TypeVar("T")
 class _Transcript:
     """What the run did, for its `RunResult`: a sink of its own events."""
 
+    event_types = (ToolCallFinished, RunPolled)
+
     def __init__(self) -> None:
         self.records: list[ToolCallRecord] = []
         self.polls = 0

@@ -206,7 +206,11 @@ EventCallback = Callable[[RunEvent], None]
 
 
 class RunSink(Protocol):
-    """A consumer of one run's events."""
+    """A consumer of one run's events.
+
+    A sink may say which events it takes with an `event_types` attribute, a tuple of event
+    classes (the others are not given to it); without one it takes every event.
+    """
 
     async def emit(self, event: RunEvent) -> None:
         """Take `event`; awaited before the run goes on (a sink that raises stops the run)."""

@@ -59,6 +59,7 @@ class Instrumentation(Protocol):
 
 class _NoRunObserver:
     wants_steps = False
+    event_types = ()  # takes none (see `runflow._sinks.Fanout`)
 
     async def emit(self, event: RunEvent) -> None:
         pass

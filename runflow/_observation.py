@@ -16,11 +16,12 @@ from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 
 from runflow._errors import StreamError
-from runflow._events import MessageDelta, RunCreated, RunSink, StatusChanged, StepSeen
+from runflow._events import MessageDelta, RunCreated, StatusChanged, StepSeen
 from runflow._lifecycle import Decision, Dispatch, ToolCallRequest, Wait, decide
 from runflow._result import status_of
 from runflow._runs import snapshot
 from runflow._runstate import RunState
+from runflow._sinks import Fanout
 from runflow._sources import Polled, Seen, StreamEnded
 
 __all__ = ["Observation"]
@@ -31,7 +32,7 @@ _log = logging.getLogger("runflow")
 class Observation:
     """One driver's reading of its run (sharing its `RunState`)."""
 
-    def __init__(self, state: RunState, events: RunSink, *, streaming: bool) -> None:
+    def __init__(self, state: RunState, events: Fanout, *, streaming: bool) -> None:
         self._state = state
         self._events = events
         self.messages: list[Message] = []
@@ -59,7 +60,7 @@ class Observation:
             raise StreamError(f"the service sent an error event: {event.data.message}")
         if event.event == "thread.created":
             self._state.thread_id = event.data.id
-        elif event.event == "thread.message.delta":
+        elif event.event == "thread.message.delta" and self._events.wants(MessageDelta):
             for part in event.data.delta.content or ():
                 if part.type == "text" and part.text is not None and part.text.value:
                     await self._events.emit(MessageDelta(run_id, event.data.id, part.text.value))

@@ -15,6 +15,10 @@ _log = logging.getLogger("runflow")
 class Fanout:
     """Every sink of one run, in order; `emit` returns once each has taken the event.
 
+    A sink with an `event_types` attribute (a tuple of event classes) is given only those;
+    `wants(kind)` tells whether any sink takes that kind, so an event nobody takes need not
+    be made.
+
     Args:
         sinks: in the order they are to see each event (the journal before the caller's).
         wants_steps: whether run steps are worth a request when they do not stream in.
@@ -22,11 +26,26 @@ class Fanout:
 
     def __init__(self, sinks: Sequence[RunSink], *, wants_steps: bool) -> None:
         self._sinks = tuple(sinks)
+        self._routes: dict[type, tuple[RunSink, ...]] = {}
         self.wants_steps = wants_steps
 
+    def wants(self, kind: type[RunEvent]) -> bool:
+        return bool(self._takers(kind))
+
     async def emit(self, event: RunEvent) -> None:
-        for sink in self._sinks:
+        for sink in self._takers(type(event)):
             await sink.emit(event)
+
+    def _takers(self, kind: type) -> tuple[RunSink, ...]:
+        takers = self._routes.get(kind)
+        if takers is None:
+            takers = self._routes[kind] = tuple(sink for sink in self._sinks if _takes(sink, kind))
+        return takers
+
+
+def _takes(sink: RunSink, kind: type) -> bool:
+    event_types: tuple[type, ...] | None = getattr(sink, "event_types", None)
+    return event_types is None or issubclass(kind, event_types)
 
 
 class CallbackSink:

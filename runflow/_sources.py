@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from asyncio import CancelledError
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing, nullcontext
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, nullcontext
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -71,8 +71,17 @@ class StreamEnded:
 
 
 Seen = AssistantStreamEvent | Polled | StreamEnded
-RunSource = AsyncGenerator[Seen, None]
-"""What the loop iterates: observations of one run, until it stops asking."""
+
+
+class RunSource(Protocol):
+    """What the loop iterates: observations of one run, until it stops asking (then it
+    closes the source)."""
+
+    def __aiter__(self) -> AsyncIterator[Seen]: ...
+
+    def __anext__(self) -> Awaitable[Seen]: ...
+
+    async def aclose(self) -> None: ...
 
 
 class Retrying(Protocol):
@@ -98,7 +107,9 @@ class Sources:
     """Whether requests ask for event streams (else the run is polled after each)."""
     stream_idle_timeout: float
 
-    async def polling(self, reply: RunReply | None, *, created: bool = False) -> RunSource:
+    async def polling(
+        self, reply: RunReply | None, *, created: bool = False
+    ) -> AsyncGenerator[Seen, None]:
         """`reply` (when given), then the run retrieved at once and again, as the service asks
         (`openai-poll-after-ms`) or backing off from short waits, never past `expires_at`."""
         wait = _FIRST_POLL
@@ -125,7 +136,7 @@ class Sources:
         stop_by: float | None = None,
         call_ids: Sequence[str] = (),
         created: bool = False,
-    ) -> RunSource:
+    ) -> AsyncGenerator[Seen, None]:
         """What follows the answer to `request` (made here, retrying, streamed or not): the
         events of its stream, then, if they did not show the run needing something or ending,
         the run polled; or the run it answered, then polled.
@@ -273,15 +284,32 @@ async def primed(source: RunSource) -> RunSource:
     except BaseException:
         await source.aclose()
         raise
-    return _chained(first, source)
+    return _Primed(first, source)
 
 
-async def _chained(first: Seen, rest: RunSource) -> RunSource:
-    async with aclosing(rest):
-        yield first
-        async for seen in rest:
-            yield seen
+class _Primed:
+    """A source whose first item was read already: that item, then the source's own items
+    (handed on without a generator frame of its own per item)."""
+
+    def __init__(self, first: Seen, rest: RunSource) -> None:
+        self._first: Seen | None = first
+        self._rest = rest
+
+    def __aiter__(self) -> _Primed:
+        return self
+
+    def __anext__(self) -> Awaitable[Seen]:
+        first, self._first = self._first, None
+        return self._rest.__anext__() if first is None else _ready(first)
+
+    async def aclose(self) -> None:
+        self._first = None
+        await self._rest.aclose()
 
 
-async def _once(seen: Seen) -> RunSource:
+async def _ready(seen: Seen) -> Seen:
+    return seen
+
+
+async def _once(seen: Seen) -> AsyncGenerator[Seen, None]:
     yield seen
