@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 import weakref
+from collections import deque
 from collections.abc import Awaitable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import Any
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING, Any
 
-from openai import (
-    APIConnectionError,
-    APIError,
-    APIStatusError,
-    AsyncAzureOpenAI,
-    AsyncOpenAI,
-    AsyncStream,
-)
+from openai import APIConnectionError, APIError, APIStatusError, AsyncAzureOpenAI, AsyncOpenAI
 from openai.types.beta import AssistantStreamEvent
 from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
@@ -32,6 +27,10 @@ from runflow._errors import (
     ThreadBusyError,
 )
 from runflow.backends import EventStream, RunAnswer, RunReply, ToolOutput
+from runflow.backends._sse import SSEDecoder, model, run_event
+
+if TYPE_CHECKING:
+    import httpx2
 
 __all__ = ["OpenAIBackend"]
 
@@ -65,7 +64,7 @@ class OpenAIBackend:
     ) -> RunAnswer:
         if stream:
             return await _events(
-                self._runs.create(
+                self._runs.with_raw_response.create(
                     thread_id=thread_id, assistant_id=assistant_id, stream=True, **options
                 )
             )
@@ -86,7 +85,9 @@ class OpenAIBackend:
         parameters = {"thread": thread, **options}
         if stream:
             return await _events(
-                self._threads.create_and_run(assistant_id=assistant_id, stream=True, **parameters)
+                self._threads.with_raw_response.create_and_run(
+                    assistant_id=assistant_id, stream=True, **parameters
+                )
             )
         return await _reply(
             self._threads.with_raw_response.create_and_run(assistant_id=assistant_id, **parameters)
@@ -97,7 +98,7 @@ class OpenAIBackend:
     ) -> RunAnswer:
         if stream:
             return await _events(
-                self._runs.submit_tool_outputs(
+                self._runs.with_raw_response.submit_tool_outputs(
                     run_id, thread_id=thread_id, tool_outputs=tool_outputs, stream=True
                 )
             )
@@ -151,44 +152,74 @@ async def _reply(request: Awaitable[Any]) -> RunReply:
     with _translated():
         response = await request
     try:
-        run = response.parse()
-    except ValueError as exc:  # not JSON, not a run
+        value = json.loads(response.content)
+    except ValueError as exc:  # not JSON, not UTF-8
         raise ProtocolError(f"the service's answer is not a readable run: {exc}") from exc
-    if not isinstance(run, Run):
-        raise ProtocolError(f"expected a run object, got a {type(run).__name__}")
+    if not isinstance(value, dict):
+        raise ProtocolError(f"expected a run object, got a {type(value).__name__}")
     poll_after_ms = response.headers.get("openai-poll-after-ms")
-    return RunReply(run=run, poll_after=_seconds(poll_after_ms, scale=1000))
+    return RunReply(run=model(Run, value), poll_after=_seconds(poll_after_ms, scale=1000))
 
 
-async def _events(
-    request: Awaitable[Run | AsyncStream[AssistantStreamEvent]],
-) -> EventStream:
-    """The stream a request made with `stream=True` opened."""
+async def _events(request: Awaitable[Any]) -> EventStream:
+    """The run events of the answer to a request made with `stream=True` (`with_raw_response`:
+    the body is read here, see `runflow.backends._sse`)."""
     with _translated():
-        stream = await request
-    if not isinstance(stream, AsyncStream):
-        raise ProtocolError(f"asked for a stream of run events, got a {type(stream).__name__}")
-    return _Events(stream)
+        response = await request
+    return _Events(response.http_response)
 
 
 class _Events:
-    """The SDK's stream of run events, its failures translated as they come."""
+    """A response's run events, read as they come; a failure to read it is a dropped stream."""
 
-    def __init__(self, stream: AsyncStream[AssistantStreamEvent]) -> None:
-        self._stream = stream
-        self._iterator = stream.__aiter__()
+    def __init__(self, response: httpx2.Response) -> None:
+        self._response = response
+        self._chunks = response.aiter_bytes()
+        self._decoder = SSEDecoder()
+        self._ready: deque[AssistantStreamEvent] = deque()
+        self._done = False
 
     def __aiter__(self) -> _Events:
         return self
 
     async def __anext__(self) -> AssistantStreamEvent:
+        while not self._ready:
+            if self._done:
+                raise StopAsyncIteration
+            await self._read()
+        return self._ready.popleft()
+
+    async def _read(self) -> None:
+        """The events of the body's next chunk, up to `[DONE]`."""
         try:
-            return await self._iterator.__anext__()
-        except (APIError, ValueError) as exc:
-            raise _stream_failure(exc) from exc
+            chunk = await anext(self._chunks)
+        except StopAsyncIteration:
+            self._done = True
+            return
+        except Exception as exc:  # the transport's (httpx2's, or httpx's for an httpx client)
+            raise StreamDroppedError(f"the run event stream was cut: {exc!r}") from exc
+        try:
+            for sse in self._decoder.feed(chunk):
+                if sse.data.startswith("[DONE]"):
+                    self._done = True
+                    return await self._drain()
+                event = run_event(sse)
+                if event is not None:
+                    self._ready.append(event)
+        except UnicodeDecodeError as exc:
+            raise StreamError(f"the run event stream is unreadable: {exc}") from exc
+
+    async def _drain(self) -> None:
+        """Read what follows `[DONE]` to the body's end: an HTTP/1.1 connection is kept for the
+        next request only once its response was read in full (as the SDK does)."""
+        if self._response.http_version != "HTTP/1.1":
+            return
+        with suppress(Exception):  # the events are all in: a failure now loses nothing
+            async for _ in self._chunks:
+                pass
 
     async def aclose(self) -> None:
-        await self._stream.close()
+        await self._response.aclose()
 
 
 @contextmanager
@@ -202,17 +233,6 @@ def _translated() -> Iterator[None]:
         raise _status_error(exc) from exc
     except APIError as exc:  # an answer the SDK refused
         raise ProtocolError(f"the service's answer is not usable: {exc}") from exc
-
-
-def _stream_failure(exc: APIError | ValueError) -> Exception:
-    """What a failure in the middle of a stream of run events is, in runflow's terms."""
-    if isinstance(exc, APIConnectionError):  # includes timeouts
-        return StreamDroppedError(f"the run event stream was cut: {exc}")
-    if isinstance(exc, APIStatusError):
-        return _status_error(exc)
-    if isinstance(exc, APIError):  # an `error` event inside the stream
-        return StreamError(f"the service sent an error event: {exc}")
-    return StreamError(f"the run event stream is unreadable: {exc}")  # not JSON, not UTF-8
 
 
 def _status_error(exc: APIStatusError) -> Exception:

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2
 import pytest
 from openai import AsyncOpenAI
 
@@ -72,3 +73,34 @@ async def test_a_run_over_loopback_http(served: str) -> None:
 
     assert result.status is RunStatus.COMPLETED
     assert result.output_text == "sums: 5, 30"
+
+
+async def test_streamed_runs_keep_one_connection(served: str) -> None:
+    """Each stream is read to its end, so its HTTP/1.1 connection serves the next request."""
+    connects: list[str] = []
+
+    async def trace(name: str, info: dict[str, object]) -> None:
+        if name == "connection.connect_tcp.complete":
+            connects.append(name)
+
+    async def traced(request: httpx2.Request) -> None:
+        request.extensions["trace"] = trace
+
+    registry = ToolRegistry()
+
+    @registry.tool
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    http = httpx2.AsyncClient(event_hooks={"request": [traced]})
+    async with AsyncOpenAI(base_url=served, api_key="local", http_client=http) as client:
+        assistant = await client.beta.assistants.create(
+            model="gpt-4o", tools=registry.definitions()
+        )
+        for _ in range(2):
+            thread = await client.beta.threads.create()
+            runner = Runner(client, registry)
+            result = await runner.run(thread_id=thread.id, assistant_id=assistant.id)
+            assert result.status is RunStatus.COMPLETED
+
+    assert len(connects) == 1
