@@ -5,6 +5,12 @@ sleeps 0.5 s, against one run server in a child process. Each contender runs in 
 process of its own, so its peak RSS is its own; the figures are its wall time, its CPU time
 (`time.process_time()`, the client alone) and its peak RSS, with ratios against `hand-stream`
 from the same invocation. Results go to `benchmarks/results/scale.json` and are printed.
+
+So that both contenders do the same work, nothing in the set-up fails a request: the server
+has no bound on concurrent connections (`runflow serve` answers 503 past 1,024) and the
+client's connect timeout is 120 s (the default 5 s passes while the client's event loop is busy
+starting thousands of runs, before it handles their connections). A run that fails anyway is
+counted and reported.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2
 
 from benchmarks.contenders import CONTENDERS
 from benchmarks.measure import assistant_for
@@ -36,7 +43,7 @@ async def _child(origin: str, name: str, runs: int) -> dict[str, Any]:
     """One contender, `runs` runs at once (threads made first, not measured)."""
     contender = next(c for c in CONTENDERS if c.name == name)
     server = Loopback(int(origin.rsplit(":", 1)[1]))
-    client = server.client()
+    client = server.client().with_options(timeout=httpx2.Timeout(600.0, connect=120.0))
     toolbox = Toolbox(SHAPE.delay)
     assistant_id = await assistant_for(client, SHAPE, toolbox)
     limiter = anyio.CapacityLimiter(64)
@@ -79,7 +86,7 @@ async def _child(origin: str, name: str, runs: int) -> dict[str, Any]:
 
 async def _size(runs: int) -> list[dict[str, Any]]:
     rows = []
-    async with loopback(scenarios([SHAPE])) as server:
+    async with loopback(scenarios([SHAPE]), unlimited=True) as server:
         for name in NAMES:
             command = [sys.executable, "-m", "benchmarks.scale", "--child", name]
             command += ["--origin", server.origin, "--runs", str(runs)]

@@ -46,6 +46,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--scenarios", type=Path, help="JSON file: scenario name -> scenario")
     parser.add_argument("--bare", action="store_true", help="serve the bare Starlette app")
+    parser.add_argument(
+        "--unlimited",
+        action="store_true",
+        help="no limit on concurrent connections, the longest listen backlog (the scale probe)",
+    )
     args = parser.parse_args(argv)
     if args.bare:
         probe = Probe(bare_app(), record=False)
@@ -58,7 +63,11 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         log_level="warning",
         access_log=False,
-        **server_options(),
+        **(
+            server_options(limit_concurrency=None, backlog=8192)
+            if args.unlimited
+            else server_options()
+        ),
     )
 
 

@@ -109,11 +109,14 @@ async def in_process(scenarios: dict[str, Any]) -> AsyncIterator[_InProcess]:
 
 @asynccontextmanager
 async def loopback(
-    scenarios: dict[str, Any] | None = None, *, bare: bool = False
+    scenarios: dict[str, Any] | None = None, *, bare: bool = False, unlimited: bool = False
 ) -> AsyncIterator[Loopback]:
-    """`python -m benchmarks.serve` in a child process, for the duration of the block."""
+    """`python -m benchmarks.serve` in a child process, for the duration of the block
+    (`unlimited`: without `runflow serve`'s bound on concurrent connections)."""
     with tempfile.TemporaryDirectory() as tmp:
         command = [sys.executable, "-m", "benchmarks.serve", "--port", str(_free_port())]
+        if unlimited:
+            command.append("--unlimited")
         if bare:
             command.append("--bare")
         else:
