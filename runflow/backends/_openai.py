@@ -206,7 +206,7 @@ class _Events:
                 event = run_event(sse)
                 if event is not None:
                     self._ready.append(event)
-        except UnicodeDecodeError as exc:
+        except ValueError as exc:  # a line not UTF-8, data not JSON
             raise StreamError(f"the run event stream is unreadable: {exc}") from exc
 
     async def _drain(self) -> None:

@@ -84,14 +84,13 @@ _EVENT_CLASSES = _event_classes()
 
 def run_event(sse: ServerSentEvent) -> AssistantStreamEvent | None:
     """The run event `sse` carries; None for one runflow does not know (a `ping`, an event type
-    newer than the SDK). StreamError for an `error` event or data that is not JSON."""
+    newer than the SDK). StreamError for an `error` event, ValueError for data not JSON."""
+    if sse.event == "error":
+        _error(sse)
     cls = _EVENT_CLASSES.get(sse.event)
-    if cls is None or sse.event == "error":
-        return _error(sse) if sse.event == "error" else None
-    try:
-        data = json.loads(sse.data)
-    except ValueError as exc:
-        raise StreamError(f"the run event stream is unreadable: {exc}") from exc
+    if cls is None:
+        return None
+    data = json.loads(sse.data)
     return model(cls, {"event": sse.event, "data": data})  # type: ignore[return-value]
 
 
