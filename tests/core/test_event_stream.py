@@ -48,11 +48,18 @@ def every(size: int) -> Chunking:
     return lambda body: [body[i : i + size] for i in range(0, len(body), size)]
 
 
-def client_answering(body: bytes, chunking: Chunking = whole) -> AsyncOpenAI:
+Chunks = Callable[[], AsyncIterator[bytes]]
+
+
+def chunks_of(body: bytes, chunking: Chunking = whole) -> Chunks:
     async def chunks() -> AsyncIterator[bytes]:
         for chunk in chunking(body):
             yield chunk
 
+    return chunks
+
+
+def client_answering(chunks: Chunks) -> AsyncOpenAI:
     def answer(request: httpx2.Request) -> httpx2.Response:
         headers = {"content-type": "text/event-stream"}
         return httpx2.Response(200, headers=headers, content=chunks())
@@ -62,7 +69,7 @@ def client_answering(body: bytes, chunking: Chunking = whole) -> AsyncOpenAI:
 
 
 async def sdk_events(body: bytes) -> list[Any]:
-    async with client_answering(body) as client:
+    async with client_answering(chunks_of(body)) as client:
         stream = await client.beta.threads.runs.create(
             thread_id="thread_1", assistant_id="asst_1", stream=True
         )
@@ -70,16 +77,23 @@ async def sdk_events(body: bytes) -> list[Any]:
 
 
 async def runflow_events(body: bytes, chunking: Chunking = whole) -> list[Any]:
-    async with client_answering(body, chunking) as client:
+    return await events_read(chunks_of(body, chunking), [])
+
+
+async def events_read(chunks: Chunks, seen: list[Any]) -> list[Any]:
+    """The events runflow reads from a body of `chunks`, into `seen` as they come."""
+    async with client_answering(chunks) as client:
         answer = await OpenAIBackend(client).create_run(
             thread_id="thread_1", assistant_id="asst_1", options={}, stream=True
         )
         assert not hasattr(answer, "run")
         stream: EventStream = answer
         try:
-            return [event async for event in stream]
+            async for event in stream:
+                seen.append(event)
         finally:
             await stream.aclose()
+    return seen
 
 
 def described(events: list[Any]) -> list[tuple[str, str, Any]]:
@@ -179,17 +193,7 @@ async def test_a_body_cut_by_the_transport_is_a_dropped_stream() -> None:
         yield first
         raise httpx2.RemoteProtocolError("peer closed connection")
 
-    def answer(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=cut())
-
-    http = httpx2.AsyncClient(transport=httpx2.MockTransport(answer))
-    async with AsyncOpenAI(base_url="http://cut/v1", api_key="x", http_client=http) as client:
-        stream: Any = await OpenAIBackend(client).create_run(
-            thread_id="thread_1", assistant_id="asst_1", options={}, stream=True
-        )
-        seen = []
-        with pytest.raises(StreamDroppedError, match="peer closed"):
-            async for event in stream:
-                seen.append(event.event)
-        await stream.aclose()
-    assert seen == ["thread.run.queued"]
+    seen: list[Any] = []
+    with pytest.raises(StreamDroppedError, match="peer closed"):
+        await events_read(cut, seen)
+    assert [event.event for event in seen] == ["thread.run.queued"]
